@@ -1,0 +1,223 @@
+//! Prediction and linearisation of one observation.
+//!
+//! The model is written once, [`GaiaModel::predict`], generic over the scalar [`Real`]:
+//! source direction (Lindegren et al. 2012, eq. 4) → SRS through the normalised attitude
+//! quaternion (eq. 12) → field angles (eq. 13) → plus calibration. Evaluated with `f64` it
+//! predicts; evaluated with the forward-mode dual number `DualSVec64<N_DUAL>` it also gives
+//! the exact Jacobian with respect to the source parameters, the un-normalised quaternion
+//! and the calibration parameters of the observation's unit. Derivatives with respect to the
+//! attitude spline coefficients follow exactly from linearity: ∂/∂c_{j+m,k} = B_m(t) ∂/∂q_k.
+
+use crate::attitude::BSplineAttitude;
+use crate::calibration::{CalContext, CalTerm, Calibration, N_AC_CAL_MAX, N_AL_CAL_MAX};
+use crate::ephemeris::Ephemeris;
+use crate::instrument::{Fov, Instrument};
+use crate::obs::Observation;
+use crate::quat;
+use crate::scalar::Real;
+use crate::source::{direction, SourceParams, N_SRC_MAX};
+use crate::units::years;
+use nalgebra::SVector;
+use num_dual::{Derivative, DualSVec64, DualVec};
+use std::sync::Arc;
+
+/// Number of dual components: source (6) + quaternion (4) + AL calibration + AC calibration.
+pub const N_DUAL: usize = N_SRC_MAX + 4 + N_AL_CAL_MAX + N_AC_CAL_MAX;
+const Q0: usize = N_SRC_MAX;
+const CAL_AL0: usize = Q0 + 4;
+const CAL_AC0: usize = CAL_AL0 + N_AL_CAL_MAX;
+
+type Dn = DualSVec64<N_DUAL>;
+
+/// Known geometry of one observation (no unknowns in it).
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry {
+    /// Time from the reference epoch (Julian years).
+    pub tau_yr: f64,
+    /// Observer's barycentric position (AU).
+    pub b_au: [f64; 3],
+    pub fov: Fov,
+    /// Normalised AC coordinate on the CCD.
+    pub ac_coord: f64,
+}
+
+/// Design equations of one observation at the current parameters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Linearised {
+    /// Computed η and ζ (rad).
+    pub eta: f64,
+    pub zeta: f64,
+    /// ∂η/∂(Δα*, Δδ, Δϖ, Δμα*, Δμδ, Δν) and the same for ζ.
+    pub d_src_eta: [f64; N_SRC_MAX],
+    pub d_src_zeta: [f64; N_SRC_MAX],
+    /// ∂η/∂q and ∂ζ/∂q for the un-normalised spline quaternion q.
+    pub d_q_eta: [f64; 4],
+    pub d_q_zeta: [f64; 4],
+    /// First attitude coefficient touched and the four B-spline values.
+    pub att_index: usize,
+    pub att_basis: [f64; 4],
+    /// Calibration unit and ∂η/∂(AL parameters), ∂ζ/∂(AC parameters).
+    pub cal_unit: usize,
+    pub d_cal_eta: [f64; N_AL_CAL_MAX],
+    pub d_cal_zeta: [f64; N_AC_CAL_MAX],
+}
+
+/// The scanning-instrument observation model.
+#[derive(Clone)]
+pub struct GaiaModel {
+    pub instrument: Instrument,
+    pub cal_terms: Vec<CalTerm>,
+    pub nu_eff_ref: f64,
+    pub ephemeris: Arc<dyn Ephemeris>,
+}
+
+impl GaiaModel {
+    pub fn new(instrument: Instrument, cal: &Calibration, ephemeris: Arc<dyn Ephemeris>) -> Self {
+        GaiaModel {
+            instrument,
+            cal_terms: cal.config.terms(),
+            nu_eff_ref: cal.config.nu_eff_ref,
+            ephemeris,
+        }
+    }
+
+    #[inline]
+    pub fn geometry(&self, o: &Observation) -> Geometry {
+        Geometry {
+            tau_yr: years(o.t),
+            b_au: self.ephemeris.observer_au(o.t),
+            fov: o.fov,
+            ac_coord: o.ac_coord,
+        }
+    }
+
+    /// The observation model, generic over the scalar: computed field angles (η, ζ).
+    /// `q` is the un-normalised spline quaternion; it is normalised here.
+    #[inline]
+    pub fn predict<D: Real>(
+        &self,
+        src: &[D; N_SRC_MAX],
+        q: &[D; 4],
+        cal_al: &[D],
+        cal_ac: &[D],
+        g: &Geometry,
+    ) -> (D, D) {
+        let u = direction(src, g.tau_yr, &g.b_au);
+        let v = quat::icrs_to_srs(&quat::normalize(q), &u);
+        let (eta, zeta) = self.instrument.field_angles(&v, g.fov);
+        let ctx = CalContext {
+            ac_coord: g.ac_coord,
+            nu_eff: src[5],
+            nu_ref: self.nu_eff_ref,
+        };
+        (
+            eta + Calibration::delta_eta(&self.cal_terms, cal_al, &ctx),
+            zeta + Calibration::delta_zeta(&self.cal_terms, cal_ac, &ctx),
+        )
+    }
+
+    /// Computed (η, ζ) of an observation with plain f64 parameters.
+    pub fn predict_obs(
+        &self,
+        src: &SourceParams,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+    ) -> (f64, f64) {
+        self.predict_at(src, att, cal, o, o.t)
+    }
+
+    /// As [`GaiaModel::predict_obs`] but at another time t (simulators search transits with it).
+    pub fn predict_at(
+        &self,
+        src: &SourceParams,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+        t: f64,
+    ) -> (f64, f64) {
+        let unit = cal.unit(
+            cal.interval_of(t),
+            o.fov.index(),
+            o.row as usize,
+            o.strip as usize,
+        );
+        let (p_al, p_ac) = cal.unit_params(unit);
+        let q = att.unnormalised(t).0;
+        let mut g = self.geometry(o);
+        if t != o.t {
+            g.tau_yr = years(t);
+            g.b_au = self.ephemeris.observer_au(t);
+        }
+        self.predict(&src.to_array(), &q, p_al, p_ac, &g)
+    }
+
+    /// Design equations of observation `o` at the given parameters, by forward-mode
+    /// automatic differentiation of [`GaiaModel::predict`].
+    pub fn linearise(
+        &self,
+        src: &SourceParams,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+    ) -> Linearised {
+        let g = self.geometry(o);
+        let (q, att_index, att_basis) = att.unnormalised(o.t);
+        let cal_unit = cal.unit(
+            cal.interval_of(o.t),
+            o.fov.index(),
+            o.row as usize,
+            o.strip as usize,
+        );
+        let (p_al, p_ac) = cal.unit_params(cal_unit);
+
+        let s = src.to_array();
+        let mut sd = [Dn::from_re(0.0); N_SRC_MAX];
+        for k in 0..N_SRC_MAX {
+            // the unknown for α is Δα* = Δα cos δ
+            let scale = if k == 0 { 1.0 / s[1].cos() } else { 1.0 };
+            sd[k] = seeded(s[k], k, scale);
+        }
+        let qd: [Dn; 4] = std::array::from_fn(|k| seeded(q[k], Q0 + k, 1.0));
+        let mut al = [Dn::from_re(0.0); N_AL_CAL_MAX];
+        for (k, &p) in p_al.iter().enumerate() {
+            al[k] = seeded(p, CAL_AL0 + k, 1.0);
+        }
+        let mut ac = [Dn::from_re(0.0); N_AC_CAL_MAX];
+        for (k, &p) in p_ac.iter().enumerate() {
+            ac[k] = seeded(p, CAL_AC0 + k, 1.0);
+        }
+        let (eta, zeta) = self.predict(&sd, &qd, &al[..p_al.len()], &ac[..p_ac.len()], &g);
+
+        let ge = grad(&eta);
+        let gz = grad(&zeta);
+        Linearised {
+            eta: eta.re,
+            zeta: zeta.re,
+            d_src_eta: std::array::from_fn(|k| ge[k]),
+            d_src_zeta: std::array::from_fn(|k| gz[k]),
+            d_q_eta: std::array::from_fn(|k| ge[Q0 + k]),
+            d_q_zeta: std::array::from_fn(|k| gz[Q0 + k]),
+            att_index,
+            att_basis,
+            cal_unit,
+            d_cal_eta: std::array::from_fn(|k| ge[CAL_AL0 + k]),
+            d_cal_zeta: std::array::from_fn(|k| gz[CAL_AC0 + k]),
+        }
+    }
+}
+
+#[inline]
+fn seeded(re: f64, index: usize, scale: f64) -> Dn {
+    let mut v = SVector::<f64, N_DUAL>::zeros();
+    v[index] = scale;
+    DualVec::new(re, Derivative::some(v))
+}
+
+#[inline]
+fn grad(x: &Dn) -> [f64; N_DUAL] {
+    match &x.eps.0 {
+        Some(v) => std::array::from_fn(|k| v[k]),
+        None => [0.0; N_DUAL],
+    }
+}
