@@ -45,3 +45,21 @@ pub fn equatorial_to_ecliptic(v: [f64; 3]) -> [f64; 3] {
     let (s, c) = OBLIQUITY_J2000.sin_cos();
     [v[0], c * v[1] + s * v[2], -s * v[1] + c * v[2]]
 }
+
+/// Rotation matrix from ICRS to Galactic coordinates (Hipparcos Catalogue, ESA 1997, vol. 1,
+/// eq. 1.5.11): v_gal = A_G · v_icrs.
+pub const ICRS_TO_GALACTIC: [[f64; 3]; 3] = [
+    [-0.054_875_560_4, -0.873_437_090_2, -0.483_835_015_5],
+    [0.494_109_427_9, -0.444_829_630_0, 0.746_982_244_5],
+    [-0.867_666_149_0, -0.198_076_373_4, 0.455_983_776_2],
+];
+
+/// Galactic to ICRS (transpose of [`ICRS_TO_GALACTIC`]).
+pub fn galactic_to_icrs(v: [f64; 3]) -> [f64; 3] {
+    let a = ICRS_TO_GALACTIC;
+    [
+        a[0][0] * v[0] + a[1][0] * v[1] + a[2][0] * v[2],
+        a[0][1] * v[0] + a[1][1] * v[1] + a[2][1] * v[2],
+        a[0][2] * v[0] + a[1][2] * v[1] + a[2][2] * v[2],
+    ]
+}
