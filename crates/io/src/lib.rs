@@ -1,1 +1,62 @@
-//! placeholder
+//! # astrosolve-io
+//!
+//! The data files of astrosolve (see docs/formats.md for the full specification):
+//!
+//! ```text
+//! DIR/mission.toml                 [mission] (MissionConfig) and producer sections
+//! DIR/sources.parquet              starting catalogue (Gaia archive columns and units)
+//! DIR/observations.parquet         one row per CCD observation
+//! DIR/attitude.parquet             starting attitude: B-spline coefficients
+//! DIR/calibration.parquet          starting calibration: one row per unit
+//! DIR/truth/sources.parquet        simulation truth (optional directory) ...
+//! DIR/truth/attitude.parquet
+//! DIR/truth/calibration.parquet
+//! DIR/truth/observation_truth.parquet   row-aligned with observations.parquet
+//! ```
+//!
+//! Units are converted here and only here: files hold degrees, mas, mas/yr and days from
+//! the reference epoch; memory holds radians, rad/yr and days (see `astrosolve_model`).
+//! Every error is an [`IoError`] whose message names the file and, where it applies, the
+//! 1-based data row and the column. Writers never replace an existing file unless asked,
+//! and check values as the readers do, so whatever is written reads back.
+//!
+//! Entry points: [`write_dataset`] / [`read_dataset`] / [`read_truth`] for whole data sets,
+//! the single-table readers and writers for the rest (e.g. a solver writing its solution
+//! catalogue with [`write_catalogue`] and [`SolvedColumns`]), [`read_toml`] /
+//! [`write_toml`] for configuration files.
+
+mod attitude;
+mod calibration;
+mod catalogue;
+mod dataset;
+mod error;
+mod observations;
+mod table;
+mod toml_io;
+
+pub use attitude::{coeff_centre, read_attitude, write_attitude};
+pub use calibration::{read_calibration, term_column, write_calibration};
+pub use catalogue::{
+    julian_year, read_catalogue, write_catalogue, Catalogue, SolvedColumns, REF_EPOCH_TOLERANCE_YR,
+};
+pub use dataset::{
+    read_dataset, read_dataset_and_truth, read_dataset_with_mission, read_observation_truth,
+    read_truth, write_dataset, write_dataset_with_config, write_observation_truth, Dataset,
+    DatasetPaths, ObservationTruth, Truth, WriteOptions, ATTITUDE_FILE, CALIBRATION_FILE,
+    MISSION_FILE, OBSERVATIONS_FILE, OBSERVATION_TRUTH_FILE, SOURCES_FILE, TRUTH_DIR,
+};
+pub use error::IoError;
+pub use observations::{read_observations, write_observations};
+pub use toml_io::{parse_toml, read_mission, read_toml, write_mission, write_toml};
+
+/// Key-value metadata keys of the Parquet files.
+pub mod metadata {
+    pub use crate::attitude::{
+        META_H as ATTITUDE_KNOT_INTERVAL, META_N_INTERVALS as ATTITUDE_N_INTERVALS,
+        META_T0 as ATTITUDE_T0,
+    };
+    pub use crate::calibration::meta as calibration;
+    pub use crate::table::{
+        FORMAT_VERSION, META_FORMAT_VERSION as FORMAT_VERSION_KEY, META_TABLE as TABLE_KEY,
+    };
+}

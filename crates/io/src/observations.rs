@@ -1,0 +1,356 @@
+//! observations.parquet: one row per CCD observation, field angles in mas, 1-based CCD
+//! numbering, AL-only observations with a null `zeta`.
+
+use crate::error::{require_finite, require_positive_uncertainty, IoError};
+use crate::table::{col, Prepared, Table};
+use astrosolve_model::instrument::{Fov, InstrumentConfig};
+use astrosolve_model::source::Source;
+use astrosolve_model::units::MAS;
+use astrosolve_model::Observation;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Largest CCD row or strip number an `int8` column can hold.
+const INT8_MAX: i64 = i8::MAX as i64;
+
+/// Tolerance on |ac_coord| ≤ 1 (rounding in whoever computed it).
+const AC_COORD_SLACK: f64 = 1e-9;
+
+/// Observation columns in file units, shared by writer and reader so that both apply the
+/// same checks.
+pub(crate) struct FileObs {
+    pub source_id: Vec<i64>,
+    pub t: Vec<f64>,
+    pub fov: Vec<i64>,
+    pub ccd_row: Vec<i64>,
+    pub ccd_strip: Vec<i64>,
+    pub eta: Vec<f64>,
+    /// NaN where `zeta_given` is false.
+    pub zeta: Vec<f64>,
+    pub zeta_given: Vec<bool>,
+    pub eta_error: Vec<f64>,
+    /// NaN (ignored) where `zeta_given` is false.
+    pub zeta_error: Vec<f64>,
+    pub ac_coord: Vec<f64>,
+}
+
+fn each<T: Copy>(
+    path: &Path,
+    name: &str,
+    v: &[T],
+    f: impl Fn(usize, T) -> Result<(), String>,
+) -> Result<(), IoError> {
+    for (i, &x) in v.iter().enumerate() {
+        f(i, x).map_err(|m| IoError::value(path, i + 1, name, m))?;
+    }
+    Ok(())
+}
+
+/// `column` ("ccd_row"/"ccd_strip") value `v` within 1..=n (n CCD `what`, when known).
+fn range_check(column: &str, what: &str, v: i64, n: Option<usize>) -> Result<(), String> {
+    let max = n.map_or(INT8_MAX, |n| n as i64);
+    if (1..=max).contains(&v) {
+        return Ok(());
+    }
+    match n {
+        Some(n) => Err(format!(
+            "{column} {v} outside 1..={n} (the mission has {n} CCD {what}, numbered from 1)"
+        )),
+        None => Err(format!(
+            "{column} {v} outside 1..={INT8_MAX} (numbered from 1)"
+        )),
+    }
+}
+
+/// Per-value checks. `layout` = (n_rows, n_strips) of the mission when known.
+pub(crate) fn validate(
+    path: &Path,
+    c: &FileObs,
+    layout: Option<(usize, usize)>,
+) -> Result<(), IoError> {
+    each(path, "t", &c.t, |_, x| {
+        require_finite(x, "observation time")
+    })?;
+    each(path, "fov", &c.fov, |_, x| match x {
+        0 | 1 => Ok(()),
+        _ => Err(format!(
+            "fov {x} is neither 0 (preceding) nor 1 (following)"
+        )),
+    })?;
+    each(path, "ccd_row", &c.ccd_row, |_, x| {
+        range_check("ccd_row", "rows", x, layout.map(|l| l.0))
+    })?;
+    each(path, "ccd_strip", &c.ccd_strip, |_, x| {
+        range_check("ccd_strip", "strips", x, layout.map(|l| l.1))
+    })?;
+    each(path, "eta", &c.eta, |_, x| require_finite(x, "field angle"))?;
+    each(path, "zeta", &c.zeta, |i, x| {
+        if c.zeta_given[i] {
+            require_finite(x, "field angle")
+                .map_err(|m| format!("{m} (AL-only observations have a null zeta)"))
+        } else {
+            Ok(())
+        }
+    })?;
+    each(path, "eta_error", &c.eta_error, |_, x| {
+        require_positive_uncertainty(x, "mas")
+    })?;
+    each(path, "zeta_error", &c.zeta_error, |i, x| {
+        if c.zeta_given[i] {
+            if x.is_nan() {
+                return Err("null in a required value (zeta is given)".into());
+            }
+            require_positive_uncertainty(x, "mas")
+        } else {
+            Ok(())
+        }
+    })?;
+    each(path, "ac_coord", &c.ac_coord, |_, x| {
+        require_finite(x, "AC coordinate")?;
+        if x.abs() > 1.0 + AC_COORD_SLACK {
+            return Err(format!("ac_coord {x} outside [-1, 1]"));
+        }
+        Ok(())
+    })
+}
+
+/// File columns of in-memory observations (checks source indices against `sources`).
+pub(crate) fn to_file(
+    path: &Path,
+    obs: &[Observation],
+    sources: &[Source],
+) -> Result<FileObs, IoError> {
+    let mut source_id = Vec::with_capacity(obs.len());
+    for (i, o) in obs.iter().enumerate() {
+        let s = sources.get(o.source_index as usize).ok_or_else(|| {
+            IoError::value(
+                path,
+                i + 1,
+                "source_id",
+                format!(
+                    "observation refers to source index {} but there are only {} sources",
+                    o.source_index,
+                    sources.len()
+                ),
+            )
+        })?;
+        source_id.push(s.source_id);
+    }
+    Ok(FileObs {
+        source_id,
+        t: obs.iter().map(|o| o.t).collect(),
+        fov: obs.iter().map(|o| o.fov.index() as i64).collect(),
+        ccd_row: obs.iter().map(|o| o.row as i64 + 1).collect(),
+        ccd_strip: obs.iter().map(|o| o.strip as i64 + 1).collect(),
+        eta: obs.iter().map(|o| o.eta / MAS).collect(),
+        zeta: obs.iter().map(|o| o.zeta / MAS).collect(),
+        zeta_given: obs.iter().map(|o| !o.zeta.is_nan()).collect(),
+        eta_error: obs.iter().map(|o| o.sigma_eta / MAS).collect(),
+        zeta_error: obs
+            .iter()
+            .map(|o| {
+                if o.zeta.is_nan() {
+                    f64::NAN
+                } else {
+                    o.sigma_zeta / MAS
+                }
+            })
+            .collect(),
+        ac_coord: obs.iter().map(|o| o.ac_coord).collect(),
+    })
+}
+
+/// Converts already-validated file columns for writing.
+pub(crate) fn prepare(c: FileObs) -> Prepared {
+    let opt = |v: Vec<f64>, given: &[bool]| -> Vec<Option<f64>> {
+        v.into_iter()
+            .zip(given)
+            .map(|(x, &g)| g.then_some(x))
+            .collect()
+    };
+    let zeta = opt(c.zeta, &c.zeta_given);
+    let zeta_error = opt(c.zeta_error, &c.zeta_given);
+    let i8s = |v: Vec<i64>| v.into_iter().map(|x| x as i8).collect::<Vec<i8>>();
+    let columns = vec![
+        col::i64("source_id", c.source_id),
+        col::f64("t", c.t),
+        col::i8("fov", i8s(c.fov)),
+        col::i8("ccd_row", i8s(c.ccd_row)),
+        col::i8("ccd_strip", i8s(c.ccd_strip)),
+        col::f64("eta", c.eta),
+        col::f64_opt("zeta", zeta),
+        col::f64("eta_error", c.eta_error),
+        col::f64_opt("zeta_error", zeta_error),
+        col::f64("ac_coord", c.ac_coord),
+    ];
+    Prepared {
+        table: "observations",
+        columns,
+        metadata: vec![],
+    }
+}
+
+/// Writes observations in the given order; `source_index` is mapped to the `source_id` of
+/// `sources[source_index]`. AL-only observations (zeta NaN) get null `zeta` and
+/// `zeta_error`. CCD numbers are checked to fit the file's int8 (≤ 127); the range check
+/// against the mission's layout is done by [`crate::write_dataset`].
+/// Refuses to replace an existing file unless `overwrite`.
+pub fn write_observations(
+    path: impl AsRef<Path>,
+    obs: &[Observation],
+    sources: &[Source],
+    overwrite: bool,
+) -> Result<(), IoError> {
+    let path = path.as_ref();
+    let c = to_file(path, obs, sources)?;
+    validate(path, &c, None)?;
+    prepare(c).write(path, overwrite)
+}
+
+/// Reads observations.parquet, in file order (row i of the file is element i − 1).
+/// A file with neither `zeta` nor `zeta_error` column holds AL-only observations.
+/// `source_id`s are mapped to indices into `sources`; CCD rows and strips are checked
+/// against the instrument's layout. The caller groups them by source with
+/// `ObservationSet::from_unsorted` (or use [`crate::read_dataset`]).
+pub fn read_observations(
+    path: impl AsRef<Path>,
+    sources: &[Source],
+    instrument: &InstrumentConfig,
+) -> Result<Vec<Observation>, IoError> {
+    read_observations_from(path.as_ref(), sources, instrument, "the source catalogue")
+}
+
+/// [`read_observations`], naming the catalogue `catalogue` in unknown-source errors.
+pub(crate) fn read_observations_from(
+    path: &Path,
+    sources: &[Source],
+    instrument: &InstrumentConfig,
+    catalogue: &str,
+) -> Result<Vec<Observation>, IoError> {
+    let index = source_index_map(path, sources)?;
+    let c = read_file(path)?;
+    validate(path, &c, Some((instrument.n_rows, instrument.n_strips)))?;
+    let mut obs = Vec::with_capacity(c.t.len());
+    for i in 0..c.t.len() {
+        let id = c.source_id[i];
+        let source_index = *index.get(&id).ok_or_else(|| {
+            IoError::value(
+                path,
+                i + 1,
+                "source_id",
+                format!("unknown source_id {id} (not in {catalogue})"),
+            )
+        })?;
+        let given = c.zeta_given[i];
+        obs.push(Observation {
+            source_index,
+            fov: if c.fov[i] == 0 {
+                Fov::Preceding
+            } else {
+                Fov::Following
+            },
+            row: (c.ccd_row[i] - 1) as u8,
+            strip: (c.ccd_strip[i] - 1) as u8,
+            t: c.t[i],
+            eta: c.eta[i] * MAS,
+            zeta: if given { c.zeta[i] * MAS } else { f64::NAN },
+            sigma_eta: c.eta_error[i] * MAS,
+            sigma_zeta: if given {
+                c.zeta_error[i] * MAS
+            } else {
+                f64::NAN
+            },
+            ac_coord: c.ac_coord[i],
+        });
+    }
+    Ok(obs)
+}
+
+/// source_id → index into `sources`.
+pub(crate) fn source_index_map(
+    path: &Path,
+    sources: &[Source],
+) -> Result<HashMap<i64, u32>, IoError> {
+    if sources.len() > u32::MAX as usize {
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "{} sources exceed the supported {}",
+                sources.len(),
+                u32::MAX
+            ),
+        ));
+    }
+    Ok(sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.source_id, i as u32))
+        .collect())
+}
+
+const COLUMNS: &[&str] = &[
+    "source_id",
+    "t",
+    "fov",
+    "ccd_row",
+    "ccd_strip",
+    "eta",
+    "zeta",
+    "eta_error",
+    "zeta_error",
+    "ac_coord",
+];
+
+/// Reads the file columns (types and nulls checked, values not yet).
+pub(crate) fn read_file(path: &Path) -> Result<FileObs, IoError> {
+    let t = Table::read(path, &|f| COLUMNS.contains(&f.name().as_str()))?;
+    let n = t.n_rows;
+    // a file without both zeta columns holds AL-only observations
+    let (zeta, zeta_given, mut zeta_error) = if !t.has("zeta") && !t.has("zeta_error") {
+        (vec![f64::NAN; n], vec![false; n], vec![f64::NAN; n])
+    } else {
+        let (zeta, zeta_valid) = t.f64_nullable("zeta")?;
+        let zeta_given = zeta_valid.unwrap_or_else(|| vec![true; n]);
+        (zeta, zeta_given, t.f64_nullable("zeta_error")?.0)
+    };
+    // zeta_error is ignored for AL-only observations; make that explicit
+    for (e, &g) in zeta_error.iter_mut().zip(&zeta_given) {
+        if !g {
+            *e = f64::NAN;
+        }
+    }
+    let c = FileObs {
+        source_id: t.i64_required("source_id")?,
+        t: t.f64_required("t")?,
+        fov: t.i64_required("fov")?,
+        ccd_row: t.i64_required("ccd_row")?,
+        ccd_strip: t.i64_required("ccd_strip")?,
+        eta: t.f64_required("eta")?,
+        zeta,
+        zeta_given,
+        eta_error: t.f64_required("eta_error")?,
+        zeta_error,
+        ac_coord: t.f64_required("ac_coord")?,
+    };
+    t.check_len("source_id", &c.source_id)?;
+    t.check_len("t", &c.t)?;
+    t.check_len("fov", &c.fov)?;
+    t.check_len("ccd_row", &c.ccd_row)?;
+    t.check_len("ccd_strip", &c.ccd_strip)?;
+    t.check_len("eta", &c.eta)?;
+    t.check_len("zeta", &c.zeta)?;
+    t.check_len("eta_error", &c.eta_error)?;
+    t.check_len("zeta_error", &c.zeta_error)?;
+    t.check_len("ac_coord", &c.ac_coord)?;
+    Ok(c)
+}
+
+/// Only `source_id` and `t` (to reconstruct the in-memory order for the truth tables).
+pub(crate) fn read_keys(path: &Path) -> Result<(Vec<i64>, Vec<f64>), IoError> {
+    let t = Table::read(path, &|f| f.name() == "source_id" || f.name() == "t")?;
+    let ids = t.i64_required("source_id")?;
+    let times = t.f64_required("t")?;
+    t.check_len("source_id", &ids)?;
+    t.check_len("t", &times)?;
+    Ok((ids, times))
+}
