@@ -1,1 +1,82 @@
-fn main() {}
+//! `astrosolve`: global astrometric solutions from the command line.
+//!
+//! simulate → (files) → solve → catalogue, attitude, calibration, report.json, plots;
+//! `demo` does all of it in one go on the embedded default mission; `vsh` analyses a
+//! catalogue's proper-motion field.
+
+mod cmd_vsh;
+mod config;
+mod plots;
+mod report;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Global astrometric solutions (sphere reconstruction) for scanning (Gaia-like) missions.
+#[derive(Parser, Debug)]
+#[command(
+    name = "astrosolve",
+    version,
+    about,
+    long_about = "astrosolve computes global astrometric solutions: \
+from one-dimensional measurements of star images it solves at once for every source's position, \
+parallax and proper motion, the instrument's attitude and its calibration (as Gaia's AGIS).\n\n\
+Quick start:\n  astrosolve demo                       simulate the default mission, solve it, report accuracy vs truth\n  \
+astrosolve simulate --out sim          write a simulated data set (Parquet + mission.toml + truth/)\n  \
+astrosolve solve sim --out sol         solve a data set (yours or simulated)\n  \
+astrosolve vsh sol/catalogue.parquet --select is_qso   vector spherical harmonics of proper motions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a Gaia-like scanning mission with ground truth and write it as a data set.
+    Simulate(run::SimulateArgs),
+    /// Solve a data set: sources, attitude and calibration (block-iterative or conjugate gradients).
+    Solve(run::SolveArgs),
+    /// Simulate the default small mission, solve it and report the accuracy against the truth.
+    Demo(run::DemoArgs),
+    /// Vector spherical harmonics analysis of a catalogue's proper-motion field.
+    Vsh(cmd_vsh::VshArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result: Result<(), Box<dyn std::error::Error>> = match &cli.command {
+        Command::Simulate(a) => run::simulate(a),
+        Command::Solve(a) => run::solve(a),
+        Command::Demo(a) => run::demo(a),
+        Command::Vsh(a) => cmd_vsh::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Refuses to reuse an output directory that already holds files, unless forced.
+pub fn prepare_out_dir(dir: &PathBuf, names: &[&str], force: bool) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if !force {
+        for n in names {
+            let p = dir.join(n);
+            if p.exists() {
+                return Err(format!(
+                    "{} exists; use --force to overwrite it",
+                    p.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}

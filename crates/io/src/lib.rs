@@ -31,6 +31,7 @@ mod catalogue;
 mod dataset;
 mod error;
 mod observations;
+mod reference;
 mod table;
 mod toml_io;
 
@@ -47,6 +48,7 @@ pub use dataset::{
 };
 pub use error::IoError;
 pub use observations::{read_observations, write_observations};
+pub use reference::{read_reference_positions, write_reference_positions, REFERENCE_FILE};
 pub use toml_io::{parse_toml, read_mission, read_toml, write_mission, write_toml};
 
 /// Key-value metadata keys of the Parquet files.

@@ -109,3 +109,16 @@ pub fn direction<D: Real>(p: &[D; N_SRC_MAX], tau_yr: f64, b_au: &[f64; 3]) -> V
     }
     normalize(&u)
 }
+
+/// An external reference position of a source (e.g. a VLBI position of a quasar), used to
+/// orient the frame of a solution.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReferencePosition {
+    /// Index of the source in the source table.
+    pub source_index: usize,
+    /// Position at the reference epoch (rad).
+    pub ra: f64,
+    pub dec: f64,
+    /// Standard uncertainty per coordinate (rad).
+    pub sigma: f64,
+}

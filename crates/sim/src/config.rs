@@ -68,6 +68,8 @@ pub struct SimConfig {
     pub start_position_error_mas: f64,
     pub start_parallax_error_mas: f64,
     pub start_pm_error_mas_yr: f64,
+    /// Error of the reference (VLBI-like) positions of quasar-like sources that orient the frame (mas).
+    pub reference_position_error_mas: f64,
 }
 
 impl Default for SimConfig {
@@ -92,7 +94,7 @@ impl Default for SimConfig {
             attitude_noise_arcsec: 1.0,
             attitude_noise_correlation_days: 0.5,
             auto_intervals: true,
-            obs_per_attitude_param: 25.0,
+            obs_per_attitude_param: 100.0,
             obs_per_calibration_param: 200.0,
             cal_al_offset_mas: 30.0,
             cal_al_shape_mas: 3.0,
@@ -102,6 +104,7 @@ impl Default for SimConfig {
             start_position_error_mas: 30.0,
             start_parallax_error_mas: 10.0,
             start_pm_error_mas_yr: 10.0,
+            reference_position_error_mas: 0.2,
         }
     }
 }

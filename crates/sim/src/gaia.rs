@@ -14,7 +14,7 @@ use astrosolve_model::bspline::UniformKnots;
 use astrosolve_model::ephemeris::{GaiaL2Ephemeris, TabulatedEphemeris};
 use astrosolve_model::quat;
 use astrosolve_model::scalar::f;
-use astrosolve_model::source::Source;
+use astrosolve_model::source::{ReferencePosition, Source};
 use astrosolve_model::units::{galactic_to_icrs, DEG, MAS};
 use astrosolve_model::*;
 use rayon::prelude::*;
@@ -27,6 +27,7 @@ const STREAM_NOISE: u64 = 2 << 40;
 const STREAM_START: u64 = 3 << 40;
 const STREAM_ATTITUDE: u64 = 4 << 40;
 const STREAM_CALIBRATION: u64 = 5 << 40;
+const STREAM_REFERENCE: u64 = 6 << 40;
 
 /// A simulated data set: the solver's inputs and the truth they came from.
 pub struct Simulation {
@@ -47,6 +48,8 @@ pub struct Simulation {
     pub is_outlier: Vec<bool>,
     pub noise_eta: Vec<f64>,
     pub noise_zeta: Vec<f64>,
+    /// Reference positions of the quasar-like sources (VLBI-like errors), for the frame.
+    pub reference_positions: Vec<ReferencePosition>,
 }
 
 impl Simulation {
@@ -87,11 +90,15 @@ pub fn derived_intervals(mission: &MissionConfig, sim: &SimConfig) -> (f64, f64)
     (h, cal)
 }
 
-/// Longest knot interval that still represents the spin: 90° of rotation per interval
-/// (a cubic spline of the quaternion then follows the scanning law to ~0.3°).
+/// Longest knot interval, as a fraction of a revolution, that still represents the spin:
+/// at half a turn per interval the cubic spline of the quaternion follows the scanning law
+/// to a few degrees (the truth attitude is that spline, so the model stays exact).
+pub const KNOT_MAX_TURN: f64 = 0.5;
+
+/// Longest knot interval (days) that still represents the spin, see [`KNOT_MAX_TURN`].
 pub fn max_knot_interval(sim: &SimConfig) -> f64 {
     let rev_per_day = sim.spin_rate_arcsec_s * 86_400.0 / 1_296_000.0;
-    0.25 / rev_per_day
+    KNOT_MAX_TURN / rev_per_day
 }
 
 /// Simulates the mission. `progress` is called with the number of sources completed.
@@ -252,7 +259,28 @@ pub fn simulate_gaia(
         }
         source_offsets.push(obs.len());
     }
+    let reference_positions = truth_sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_qso)
+        .map(|(i, s)| {
+            let mut rng = Rng::new(config.seed, STREAM_REFERENCE + i as u64);
+            let sigma = config.reference_position_error_mas * MAS;
+            let mut p = s.params;
+            p.apply_update(
+                &[sigma * rng.normal(), sigma * rng.normal(), 0.0, 0.0, 0.0],
+                5,
+            );
+            ReferencePosition {
+                source_index: i,
+                ra: p.ra,
+                dec: p.dec,
+                sigma,
+            }
+        })
+        .collect();
     Ok(Simulation {
+        reference_positions,
         mission,
         config: config.clone(),
         ephemeris: eph,

@@ -1,0 +1,364 @@
+//! Non-linear outer iterations (Gauss–Newton): relinearise at the current parameters,
+//! re-weight, solve the linear system (simple iteration or PCG), update, fix the frame;
+//! stop when the largest update is below `outer_tol_uas`.
+
+use crate::design::{Design, NS, W_SCALE};
+use crate::frame::{self, FrameMode, FrameReference};
+use crate::inner;
+use crate::robust::{self, RobustConfig};
+use crate::solution::{OuterRecord, Solution, SolveReport, SourceResult};
+use crate::system::System;
+use astrosolve_model::source::Source;
+use astrosolve_model::units::UAS;
+use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceParams};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Inner solver of the linear system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InnerMethod {
+    /// Block-iterative simple iteration (AGIS, JAXBIS).
+    Bi,
+    /// Conjugate gradients preconditioned by the block solves (Bombrun et al. 2012).
+    Cg,
+}
+
+impl InnerMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            InnerMethod::Bi => "bi",
+            InnerMethod::Cg => "cg",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SolverConfig {
+    pub method: InnerMethod,
+    pub frame: FrameMode,
+    /// Stop when the largest update is below this (µas, µas/yr).
+    pub outer_tol_uas: f64,
+    pub max_outer: usize,
+    /// Relative preconditioned residual at which an inner solve stops.
+    pub inner_tol: f64,
+    pub max_inner: usize,
+    /// Down-weight outliers from the second outer iteration on.
+    pub robust: bool,
+    pub robust_config: RobustConfig,
+    /// Fewest good AL observations for a source to be solved.
+    pub min_obs: usize,
+    /// Fewest visibility periods (groups separated by > 4 d) for a source to be solved
+    /// (Gaia DR2/DR3 use 6 for five-parameter solutions).
+    pub min_visibility_periods: usize,
+}
+
+impl Default for SolverConfig {
+    fn default() -> Self {
+        SolverConfig {
+            method: InnerMethod::Cg,
+            frame: FrameMode::Gaia,
+            outer_tol_uas: 1.0,
+            max_outer: 30,
+            inner_tol: 1e-7,
+            max_inner: 3000,
+            robust: true,
+            robust_config: RobustConfig::default(),
+            min_obs: 10,
+            min_visibility_periods: 6,
+        }
+    }
+}
+
+/// Progress of a solve, for progress bars and logs.
+pub enum Progress<'a> {
+    Inner {
+        outer: usize,
+        iteration: usize,
+        residual: f64,
+    },
+    Outer(&'a OuterRecord),
+}
+
+/// Runs the global solution from the starting values.
+#[allow(clippy::too_many_arguments)]
+pub fn solve(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    start_sources: &[Source],
+    start_attitude: &BSplineAttitude,
+    start_calibration: &Calibration,
+    frame_ref: &FrameReference,
+    cfg: &SolverConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Solution {
+    let t_start = Instant::now();
+    let n_src = start_sources.len();
+    assert_eq!(n_src, obs.n_sources(), "observations and sources disagree");
+    let mut params: Vec<SourceParams> = start_sources.iter().map(|s| s.params).collect();
+    let start_params = params.clone();
+    let mut att = start_attitude.clone();
+    let mut cal = start_calibration.clone();
+    let norms: Vec<f64> = att
+        .coeffs
+        .iter()
+        .map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt())
+        .collect();
+    let inst = model.instrument.clone();
+    let ones: Vec<f64> = vec![1.0; obs.len()];
+
+    let mut history: Vec<OuterRecord> = Vec::new();
+    let mut converged = false;
+    let mut last: Option<(Vec<[f64; NS * NS]>, Vec<bool>, Vec<robust::SourceWeights>)> = None;
+    let mut design_bytes = 0usize;
+    for outer in 0..cfg.max_outer {
+        let t_outer = Instant::now();
+        let robust_now = cfg.robust && outer >= 1;
+        let mut design = Design::build(model, obs, &params, &att, &cal, &ones, &ones);
+        design_bytes = design.bytes();
+        let weights = robust::reweight(
+            &mut design,
+            obs,
+            robust_now,
+            &cfg.robust_config,
+            cfg.min_obs,
+            cfg.min_visibility_periods,
+        );
+        let n_rejected: usize = weights
+            .iter()
+            .filter(|w| w.solved)
+            .map(|w| w.n_bad_al as usize)
+            .sum();
+        let mut sys = System::assemble(obs, &design, &att, &norms, &cal, &inst, cfg.min_obs);
+        let mut vecs = frame::null_vectors(&params, &sys.active, &att);
+        let n_all = sys.layout.len();
+        vecs.iter_mut().for_each(|v| v.resize(n_all, 0.0));
+        sys.set_frame_vectors(vecs);
+        let mut cb = |it: usize, r: f64| {
+            progress(Progress::Inner {
+                outer,
+                iteration: it,
+                residual: r,
+            })
+        };
+        let (dx, rep) = match cfg.method {
+            InnerMethod::Cg => inner::pcg(&sys, cfg.inner_tol, cfg.max_inner, &mut cb),
+            InnerMethod::Bi => inner::simple_iteration(&sys, cfg.inner_tol, cfg.max_inner, &mut cb),
+        };
+        let l = sys.layout;
+        let covs: Vec<[f64; NS * NS]> = (0..n_src).map(|i| sys.source_covariance(i)).collect();
+        let active = sys.active.clone();
+        drop(sys);
+        let before = (params.clone(), att.clone(), cal.clone());
+        for i in 0..n_src {
+            if active[i] {
+                params[i].apply_update(&dx[NS * i..NS * i + NS], NS);
+            }
+        }
+        att.apply_update(&dx[l.att0()..l.cal0()]);
+        cal.params
+            .iter_mut()
+            .zip(&dx[l.cal0()..])
+            .for_each(|(p, d)| *p += d);
+
+        // Frame: estimate the solution's orientation and spin and rotate them away.
+        let (eps, omega) = match cfg.frame {
+            FrameMode::Gaia => gaia_frame(&params, &covs, &active, frame_ref),
+            FrameMode::MinNorm => {
+                let vecs = frame::null_vectors(&start_params, &active, &att);
+                let d = total_change(&params, &start_params, &active, &att, start_attitude);
+                frame::null_components(&vecs, &d)
+            }
+        };
+        frame::rotate(
+            &mut params,
+            &active,
+            &mut att,
+            eps.map(|v| -v),
+            omega.map(|v| -v),
+        );
+
+        let parts = max_change(&before, &params, &att, &cal, &active);
+        let max_update = parts[0].max(parts[1]).max(parts[2]);
+        let rec = OuterRecord {
+            iteration: outer + 1,
+            inner_iterations: rep.iterations,
+            inner_converged: rep.converged,
+            max_update_uas: max_update / UAS,
+            max_update_parts_uas: parts.map(|v| v / UAS),
+            inner_history: rep.history,
+            n_rejected,
+            frame_rotation_uas: eps.map(|v| v / UAS),
+            frame_spin_uas_per_yr: omega.map(|v| v / UAS),
+            wall_seconds: t_outer.elapsed().as_secs_f64(),
+        };
+        progress(Progress::Outer(&rec));
+        history.push(rec);
+        last = Some((covs, active, weights));
+        // converged once updates are tiny and the weighting has had a chance to settle
+        if max_update / UAS < cfg.outer_tol_uas && (!cfg.robust || outer >= 2) {
+            converged = true;
+            break;
+        }
+    }
+
+    let (covs, active, weights) = last.expect("at least one outer iteration");
+    let mut sources: Vec<SourceResult> = (0..n_src)
+        .map(|i| {
+            let w = &weights[i];
+            let dof = (w.n_good_al as f64 - NS as f64).max(1.0);
+            SourceResult {
+                params: params[i],
+                cov: covs[i].map(|v| v * W_SCALE),
+                solved: active[i],
+                n_obs_al: w.n_al,
+                n_good_obs_al: w.n_good_al,
+                n_bad_obs_al: w.n_bad_al,
+                excess_noise: w.excess_noise,
+                uwe: if active[i] {
+                    (w.chi2_al / dof).sqrt()
+                } else {
+                    f64::NAN
+                },
+                ruwe: f64::NAN,
+            }
+        })
+        .collect();
+    let mut uwes: Vec<f64> = sources.iter().filter(|s| s.solved).map(|s| s.uwe).collect();
+    uwes.sort_by(f64::total_cmp);
+    let median = uwes.get(uwes.len() / 2).copied().unwrap_or(1.0);
+    for s in sources.iter_mut() {
+        s.ruwe = if s.solved { s.uwe / median } else { f64::NAN };
+    }
+    let inner_total = history.iter().map(|r| r.inner_iterations).sum();
+    let n_rejected = sources
+        .iter()
+        .filter(|s| s.solved)
+        .map(|s| s.n_bad_obs_al as usize)
+        .sum();
+    let report = SolveReport {
+        solver: cfg.method.name().into(),
+        frame: match cfg.frame {
+            FrameMode::Gaia => "gaia".into(),
+            FrameMode::MinNorm => "min-norm".into(),
+        },
+        converged,
+        outer_iterations: history.len(),
+        inner_iterations: inner_total,
+        n_sources: n_src,
+        n_solved_sources: sources.iter().filter(|s| s.solved).count(),
+        n_observations: obs.len(),
+        n_rejected_observations: n_rejected,
+        design_bytes_per_observation: design_bytes as f64 / obs.len().max(1) as f64,
+        wall_seconds: t_start.elapsed().as_secs_f64(),
+        history,
+    };
+    Solution {
+        sources,
+        attitude: att,
+        calibration: cal,
+        report,
+    }
+}
+
+/// Orientation from the reference positions, spin from the zero-spin sources, both weighted
+/// by the solution's formal errors (and the reference positions' errors).
+fn gaia_frame(
+    params: &[SourceParams],
+    covs: &[[f64; NS * NS]],
+    active: &[bool],
+    fr: &FrameReference,
+) -> ([f64; 3], [f64; 3]) {
+    let pq = |p: &SourceParams| {
+        let [pv, qv, _] = astrosolve_model::source::normal_triad(p.ra, p.dec);
+        (pv, qv)
+    };
+    let eps = frame::fit_rotation(fr.positions.iter().filter(|r| active[r.0]).map(
+        |&(i, ra, dec, sig)| {
+            let refp = SourceParams {
+                ra,
+                dec,
+                ..params[i]
+            };
+            let (p, q) = pq(&refp);
+            let (da, dd) = frame::position_difference(&params[i], &refp);
+            let var = sig * sig + 0.5 * (covs[i][0] + covs[i][6]) * W_SCALE;
+            (p, q, da, dd, 1.0 / var)
+        },
+    ))
+    .map(|x| x.0)
+    .unwrap_or([0.0; 3]);
+    let omega = frame::fit_rotation(fr.zero_spin.iter().filter(|&&i| active[i]).map(|&i| {
+        let (p, q) = pq(&params[i]);
+        let var = 0.5 * (covs[i][18] + covs[i][24]) * W_SCALE;
+        (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
+    }))
+    .map(|x| x.0)
+    .unwrap_or([0.0; 3]);
+    (eps, omega)
+}
+
+/// Change of the state relative to the start, in the unknown space of the null vectors.
+fn total_change(
+    params: &[SourceParams],
+    start: &[SourceParams],
+    active: &[bool],
+    att: &BSplineAttitude,
+    att0: &BSplineAttitude,
+) -> Vec<f64> {
+    let mut d = vec![0.0; NS * params.len() + att.n_params()];
+    for i in 0..params.len() {
+        if !active[i] {
+            continue;
+        }
+        let (da, dd) = frame::position_difference(&params[i], &start[i]);
+        d[NS * i] = da;
+        d[NS * i + 1] = dd;
+        d[NS * i + 2] = params[i].parallax - start[i].parallax;
+        d[NS * i + 3] = params[i].pmra - start[i].pmra;
+        d[NS * i + 4] = params[i].pmdec - start[i].pmdec;
+    }
+    let a0 = NS * params.len();
+    for (k, (c, c0)) in att.coeffs.iter().zip(&att0.coeffs).enumerate() {
+        for r in 0..4 {
+            d[a0 + 4 * k + r] = c[r] - c0[r];
+        }
+    }
+    d
+}
+
+/// Largest change (rad, rad/yr) of any source parameter, attitude angle and calibration term.
+fn max_change(
+    before: &(Vec<SourceParams>, BSplineAttitude, Calibration),
+    params: &[SourceParams],
+    att: &BSplineAttitude,
+    cal: &Calibration,
+    active: &[bool],
+) -> [f64; 3] {
+    let mut m: f64 = 0.0;
+    for (i, (a, b)) in params.iter().zip(&before.0).enumerate() {
+        if !active[i] {
+            continue;
+        }
+        let (da, dd) = frame::position_difference(a, b);
+        m = m
+            .max(da.abs())
+            .max(dd.abs())
+            .max((a.parallax - b.parallax).abs())
+            .max((a.pmra - b.pmra).abs())
+            .max((a.pmdec - b.pmdec).abs());
+    }
+    let mut ma: f64 = 0.0;
+    for (c, c0) in att.coeffs.iter().zip(&before.1.coeffs) {
+        // rotation angle of the change: 2|q̄₀ ⊗ δc| without the radial (norm) part
+        let d = [c[0] - c0[0], c[1] - c0[1], c[2] - c0[2], c[3] - c0[3]];
+        let r = astrosolve_model::quat::mul(&astrosolve_model::quat::conj(c0), &d);
+        let n2: f64 = c0.iter().map(|v| v * v).sum();
+        ma = ma.max(2.0 * (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt() / n2);
+    }
+    let mut mc: f64 = 0.0;
+    for (p, p0) in cal.params.iter().zip(&before.2.params) {
+        mc = mc.max((p - p0).abs());
+    }
+    [m, ma, mc]
+}
