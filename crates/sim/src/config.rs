@@ -82,7 +82,7 @@ impl Default for SimConfig {
             g_min: 9.0,
             g_max: 20.0,
             g_slope: 0.15,
-            g_ac_max: 13.0,
+            g_ac_max: 21.0,
             ac_noise_factor: 5.0,
             noise_scale: 1.0,
             noiseless: false,
