@@ -138,7 +138,7 @@ impl CalibrationConfig {
                 self.al_degree, self.chromatic, self.n_al(), N_AL_CAL_MAX
             ));
         }
-        if !(self.interval_days >= 0.0) {
+        if self.interval_days.is_nan() || self.interval_days < 0.0 {
             return Err("calibration.interval_days must be ≥ 0".into());
         }
         Ok(())

@@ -77,7 +77,7 @@ impl BandedSpd {
                 let l = self.a[j * w + k];
                 d -= l * l;
             }
-            if !(d > 0.0) {
+            if d.is_nan() || d <= 0.0 {
                 return Err(NotPositiveDefinite(j));
             }
             let d = d.sqrt();
@@ -97,6 +97,7 @@ impl BandedSpd {
     }
 
     /// Solves A x = b with the factor, overwriting b.
+    #[allow(clippy::needless_range_loop)]
     pub fn solve_in_place(&self, b: &mut [f64]) {
         assert!(self.factored);
         let w = self.kd + 1;
@@ -132,7 +133,7 @@ pub fn cholesky_factor(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinit
         for k in 0..j {
             d -= a[j * n + k] * a[j * n + k];
         }
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return Err(NotPositiveDefinite(j));
         }
         let d = d.sqrt();

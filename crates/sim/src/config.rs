@@ -27,7 +27,9 @@ pub struct SimConfig {
     pub g_min: f64,
     pub g_max: f64,
     pub g_slope: f64,
-    /// Sources brighter than this also get across-scan (AC) measurements (Gaia: 2D windows, G < 13).
+    /// Sources brighter than this also get across-scan (AC) measurements. Gaia: G < 13 (2D
+    /// windows); the default 21 gives AC to every source to keep the AC redundancy per attitude
+    /// knot realistic at laptop scale (docs/simulation.md).
     pub g_ac_max: f64,
     /// σ_AC / σ_AL for sources with AC measurements.
     pub ac_noise_factor: f64,

@@ -237,7 +237,7 @@ pub fn simulate_gaia(
                 &coarse_z,
             );
             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if d % 64 == 0 || d as usize == config.n_sources {
+            if d.is_multiple_of(64) || d as usize == config.n_sources {
                 progress(d);
             }
             r

@@ -89,6 +89,25 @@ fn main() {
         },
     );
     let c = truth::compare(&sol.sources, &s.truth_sources, 20);
+    for (g0, g1) in [(9.0, 13.0), (13.0, 16.0), (16.0, 18.0), (18.0, 20.0)] {
+        let mut z = [0.0f64; 5];
+        let mut n = 0;
+        for (i, r) in sol.sources.iter().enumerate() {
+            let g = s.truth_sources[i].phot_g_mean_mag;
+            if !r.solved || r.n_good_obs_al < 20 || g < g0 || g >= g1 {
+                continue;
+            }
+            let e = truth::errors(r, &s.truth_sources[i]);
+            for k in 0..5 {
+                z[k] += (e[k] / r.sigma(k)).powi(2);
+            }
+            n += 1;
+        }
+        println!(
+            "G {g0}-{g1}: n {n} normalised rms {:?}",
+            z.map(|v| (v / n as f64).sqrt())
+        );
+    }
     println!("{}", serde_json::to_string_pretty(&c).unwrap());
     println!(
         "converged {} outer {} inner {} time {:.2}s bytes/obs {:.1}",

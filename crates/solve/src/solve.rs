@@ -70,6 +70,9 @@ impl Default for SolverConfig {
     }
 }
 
+/// Source covariances, activity and weights of the latest outer iteration.
+type LastIteration = (Vec<[f64; NS * NS]>, Vec<bool>, Vec<robust::SourceWeights>);
+
 /// Progress of a solve, for progress bars and logs.
 pub enum Progress<'a> {
     Inner {
@@ -109,7 +112,7 @@ pub fn solve(
 
     let mut history: Vec<OuterRecord> = Vec::new();
     let mut converged = false;
-    let mut last: Option<(Vec<[f64; NS * NS]>, Vec<bool>, Vec<robust::SourceWeights>)> = None;
+    let mut last: Option<LastIteration> = None;
     let mut design_bytes = 0usize;
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();

@@ -315,6 +315,7 @@ impl<'a> System<'a> {
 
     /// Removes from x its components along the frame vectors (least squares), which is
     /// how the simple iteration reaches the same constrained solution as PCG.
+    #[allow(clippy::needless_range_loop)]
     pub fn project_frame(&self, x: &mut [f64]) {
         let k = self.frame.len();
         if k == 0 {

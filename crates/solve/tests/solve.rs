@@ -21,8 +21,18 @@ fn simulation(n_sources: usize, noiseless: bool) -> Simulation {
 
 fn frame_reference(s: &Simulation) -> FrameReference {
     FrameReference {
-        positions: s.reference_positions.iter().map(|r| (r.source_index, r.ra, r.dec, r.sigma)).collect(),
-        zero_spin: s.truth_sources.iter().enumerate().filter(|(_, x)| x.is_qso).map(|(i, _)| i).collect(),
+        positions: s
+            .reference_positions
+            .iter()
+            .map(|r| (r.source_index, r.ra, r.dec, r.sigma))
+            .collect(),
+        zero_spin: s
+            .truth_sources
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.is_qso)
+            .map(|(i, _)| i)
+            .collect(),
     }
 }
 
@@ -34,24 +44,79 @@ fn normal_equations_are_consistent_with_the_model() {
     let s = simulation(600, true);
     let model = s.model();
     let params: Vec<_> = s.start_sources.iter().map(|x| x.params).collect();
-    let w: Vec<f64> = s.observations.obs.iter().map(|o| o.sigma_eta.powi(-2)).collect();
-    let wz: Vec<f64> = s.observations.obs.iter().map(|o| if o.has_ac() { o.sigma_zeta.powi(-2) } else { 0.0 }).collect();
-    let design = Design::build(&model, &s.observations, &params, &s.start_attitude, &s.start_calibration, &w, &wz);
-    let norms: Vec<f64> = s.start_attitude.coeffs.iter().map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
-    let sys = System::assemble(&s.observations, &design, &s.start_attitude, &norms, &s.start_calibration, &model.instrument, 10);
+    let w: Vec<f64> = s
+        .observations
+        .obs
+        .iter()
+        .map(|o| o.sigma_eta.powi(-2))
+        .collect();
+    let wz: Vec<f64> = s
+        .observations
+        .obs
+        .iter()
+        .map(|o| {
+            if o.has_ac() {
+                o.sigma_zeta.powi(-2)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let design = Design::build(
+        &model,
+        &s.observations,
+        &params,
+        &s.start_attitude,
+        &s.start_calibration,
+        &w,
+        &wz,
+    );
+    let norms: Vec<f64> = s
+        .start_attitude
+        .coeffs
+        .iter()
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .collect();
+    let sys = System::assemble(
+        &s.observations,
+        &design,
+        &s.start_attitude,
+        &norms,
+        &s.start_calibration,
+        &model.instrument,
+        10,
+    );
     let l = sys.layout;
     let mut dx = vec![0.0; l.len()];
     for i in 0..l.n_src {
         let (t, p) = (&s.truth_sources[i].params, &params[i]);
         let (da, dd) = position_difference(t, p);
-        dx[5 * i..5 * i + 5].copy_from_slice(&[da, dd, t.parallax - p.parallax, t.pmra - p.pmra, t.pmdec - p.pmdec]);
+        dx[5 * i..5 * i + 5].copy_from_slice(&[
+            da,
+            dd,
+            t.parallax - p.parallax,
+            t.pmra - p.pmra,
+            t.pmdec - p.pmdec,
+        ]);
     }
-    for (k, (a, b)) in s.truth_attitude.coeffs.iter().zip(&s.start_attitude.coeffs).enumerate() {
+    for (k, (a, b)) in s
+        .truth_attitude
+        .coeffs
+        .iter()
+        .zip(&s.start_attitude.coeffs)
+        .enumerate()
+    {
         for r in 0..4 {
             dx[l.att0() + 4 * k + r] = a[r] - b[r];
         }
     }
-    for (k, (a, b)) in s.truth_calibration.params.iter().zip(&s.start_calibration.params).enumerate() {
+    for (k, (a, b)) in s
+        .truth_calibration
+        .params
+        .iter()
+        .zip(&s.start_calibration.params)
+        .enumerate()
+    {
         dx[l.cal0() + k] = a - b;
     }
     // inactive sources keep their starting values: compare active parts only
@@ -62,20 +127,37 @@ fn normal_equations_are_consistent_with_the_model() {
     }
     let mut ndx = vec![0.0; l.len()];
     sys.apply(&dx, &mut ndx);
-    for (a, b, name) in [(0, l.att0(), "sources"), (l.att0(), l.cal0(), "attitude"), (l.cal0(), l.len(), "calibration")] {
-        let num: f64 = (a..b).filter(|&k| k >= l.att0() || sys.active[k / 5]).map(|k| (sys.b[k] - ndx[k]).powi(2)).sum::<f64>().sqrt();
+    for (a, b, name) in [
+        (0, l.att0(), "sources"),
+        (l.att0(), l.cal0(), "attitude"),
+        (l.cal0(), l.len(), "calibration"),
+    ] {
+        let num: f64 = (a..b)
+            .filter(|&k| k >= l.att0() || sys.active[k / 5])
+            .map(|k| (sys.b[k] - ndx[k]).powi(2))
+            .sum::<f64>()
+            .sqrt();
         let den: f64 = (a..b).map(|k| sys.b[k].powi(2)).sum::<f64>().sqrt();
-        assert!(num < 1e-4 * den, "{name}: |b − NΔx|/|b| = {:.2e}", num / den);
+        assert!(
+            num < 1e-4 * den,
+            "{name}: |b − NΔx|/|b| = {:.2e}",
+            num / den
+        );
     }
     // symmetric operator
-    let p: Vec<f64> = (0..l.len()).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect();
+    let p: Vec<f64> = (0..l.len())
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+        .collect();
     let mut np = vec![0.0; l.len()];
     sys.apply(&p, &mut np);
     let mut nx = vec![0.0; l.len()];
     sys.apply(&dx, &mut nx);
     let a: f64 = dx.iter().zip(&np).map(|(x, y)| x * y).sum();
     let b: f64 = p.iter().zip(&nx).map(|(x, y)| x * y).sum();
-    assert!((a - b).abs() < 1e-9 * a.abs().max(b.abs()), "pᵀNx {a} vs xᵀNp {b}");
+    assert!(
+        (a - b).abs() < 1e-9 * a.abs().max(b.abs()),
+        "pᵀNx {a} vs xᵀNp {b}"
+    );
 }
 
 /// The six frame vectors are (near-)null vectors of the unconstrained normal matrix:
@@ -86,11 +168,48 @@ fn frame_rotations_and_spins_are_null_vectors() {
     let s = simulation(600, true);
     let model = s.model();
     let params: Vec<_> = s.truth_sources.iter().map(|x| x.params).collect();
-    let w: Vec<f64> = s.observations.obs.iter().map(|o| o.sigma_eta.powi(-2)).collect();
-    let wz: Vec<f64> = s.observations.obs.iter().map(|o| if o.has_ac() { o.sigma_zeta.powi(-2) } else { 0.0 }).collect();
-    let design = Design::build(&model, &s.observations, &params, &s.truth_attitude, &s.truth_calibration, &w, &wz);
-    let norms: Vec<f64> = s.truth_attitude.coeffs.iter().map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
-    let sys = System::assemble(&s.observations, &design, &s.truth_attitude, &norms, &s.truth_calibration, &model.instrument, 10);
+    let w: Vec<f64> = s
+        .observations
+        .obs
+        .iter()
+        .map(|o| o.sigma_eta.powi(-2))
+        .collect();
+    let wz: Vec<f64> = s
+        .observations
+        .obs
+        .iter()
+        .map(|o| {
+            if o.has_ac() {
+                o.sigma_zeta.powi(-2)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let design = Design::build(
+        &model,
+        &s.observations,
+        &params,
+        &s.truth_attitude,
+        &s.truth_calibration,
+        &w,
+        &wz,
+    );
+    let norms: Vec<f64> = s
+        .truth_attitude
+        .coeffs
+        .iter()
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .collect();
+    let sys = System::assemble(
+        &s.observations,
+        &design,
+        &s.truth_attitude,
+        &norms,
+        &s.truth_calibration,
+        &model.instrument,
+        10,
+    );
     let l = sys.layout;
     let rayleigh = |v: &[f64]| {
         let mut nv = vec![0.0; l.len()];
@@ -108,7 +227,10 @@ fn frame_rotations_and_spins_are_null_vectors() {
     for (k, v) in vecs.iter().enumerate() {
         let r = rayleigh(v) / scale;
         let limit = if k < 3 { 1e-6 } else { 1e-3 };
-        assert!(r < limit, "frame vector {k}: Rayleigh quotient {r:.2e} of the non-null reference");
+        assert!(
+            r < limit,
+            "frame vector {k}: Rayleigh quotient {r:.2e} of the non-null reference"
+        );
     }
 }
 
@@ -122,8 +244,25 @@ fn noiseless_solution_recovers_the_truth() {
         max_outer: 15,
         ..Default::default()
     };
-    let sol = solve(&s.model(), &s.observations, &s.start_sources, &s.start_attitude, &s.start_calibration, &frame_reference(&s), &cfg, &mut |_| {});
-    assert!(sol.report.converged, "not converged: {:?}", sol.report.history.iter().map(|h| h.max_update_uas).collect::<Vec<_>>());
+    let sol = solve(
+        &s.model(),
+        &s.observations,
+        &s.start_sources,
+        &s.start_attitude,
+        &s.start_calibration,
+        &frame_reference(&s),
+        &cfg,
+        &mut |_| {},
+    );
+    assert!(
+        sol.report.converged,
+        "not converged: {:?}",
+        sol.report
+            .history
+            .iter()
+            .map(|h| h.max_update_uas)
+            .collect::<Vec<_>>()
+    );
     let c = truth::compare(&sol.sources, &s.truth_sources, 20);
     assert!(c.n_sources > 1500);
     // the frame is fixed by 0.2-mas reference positions: compare after removing it
@@ -135,11 +274,21 @@ fn noiseless_solution_recovers_the_truth() {
     let om_abs = omega.iter().map(|v| v * v).sum::<f64>().sqrt();
     // reference positions: 0.2 mas over ~100 quasars → ~0.02 mas per axis
     assert!(eps_abs < 0.1 * MAS, "orientation {} µas", eps_abs / UAS);
-    assert!(om_abs < 1.0 * UAS, "spin {} µas/yr (noiseless quasars)", om_abs / UAS);
+    assert!(
+        om_abs < 1.0 * UAS,
+        "spin {} µas/yr (noiseless quasars)",
+        om_abs / UAS
+    );
     let mut a = est.clone();
     let mut att = sol.attitude.clone();
     let active: Vec<bool> = sol.sources.iter().map(|x| x.solved).collect();
-    frame::rotate(&mut a, &active, &mut att, eps.map(|v| -v), omega.map(|v| -v));
+    frame::rotate(
+        &mut a,
+        &active,
+        &mut att,
+        eps.map(|v| -v),
+        omega.map(|v| -v),
+    );
     let mut worst = [0.0f64; 5];
     for &i in &idx {
         let e = [
@@ -157,6 +306,10 @@ fn noiseless_solution_recovers_the_truth() {
         let _ = rms;
     }
     for (k, w) in worst.iter().enumerate() {
-        assert!(*w < 5.0 * UAS, "parameter {k}: worst error {:.3} µas", w / UAS);
+        assert!(
+            *w < 5.0 * UAS,
+            "parameter {k}: worst error {:.3} µas",
+            w / UAS
+        );
     }
 }
