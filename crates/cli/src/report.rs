@@ -17,6 +17,9 @@ pub struct Report<'a> {
     pub n_rejected_observations: usize,
     pub wall_seconds: f64,
     pub design_bytes_per_observation: f64,
+    /// Formal uncertainty of the frame fixing (per axis): orientation µas, spin µas/yr.
+    pub frame_rotation_sigma_uas: [f64; 3],
+    pub frame_spin_sigma_uas_per_yr: [f64; 3],
     /// Comparison with the simulated truth (sources with at least 20 good observations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthReport<'a>>,
@@ -48,6 +51,8 @@ impl<'a> Report<'a> {
             n_rejected_observations: r.n_rejected_observations,
             wall_seconds: r.wall_seconds,
             design_bytes_per_observation: r.design_bytes_per_observation,
+            frame_rotation_sigma_uas: r.frame_rotation_sigma_uas,
+            frame_spin_sigma_uas_per_yr: r.frame_spin_sigma_uas_per_yr,
             truth,
             history: &r.history,
         }

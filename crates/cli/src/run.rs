@@ -456,9 +456,14 @@ fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
                 s.rms_error_uas, s.median_formal_error_uas, s.normalised_rms
             );
         }
+        let (se, so) = (r.frame_rotation_sigma_uas, r.frame_spin_sigma_uas_per_yr);
+        let v = |x: [f64; 3]| format!("({:.1}, {:.1}, {:.1})", x[0], x[1], x[2]);
         println!(
-            "  frame vs truth: rotation ({:.1}, {:.1}, {:.1}) µas, spin ({:.1}, {:.1}, {:.1}) µas/yr",
-            c.rotation_uas[0], c.rotation_uas[1], c.rotation_uas[2], c.spin_uas_per_yr[0], c.spin_uas_per_yr[1], c.spin_uas_per_yr[2]
+            "  frame vs truth: rotation {} ± {} µas, spin {} ± {} µas/yr",
+            v(c.rotation_uas),
+            v(se),
+            v(c.spin_uas_per_yr),
+            v(so)
         );
     }
 }

@@ -69,6 +69,10 @@ pub struct SolveReport {
     /// Resident bytes of the design equations, per observation.
     pub design_bytes_per_observation: f64,
     pub wall_seconds: f64,
+    /// Formal uncertainty (per axis) with which the frame was fixed: orientation from the
+    /// reference positions (µas), spin from the quasar-like sources (µas/yr); NaN for min-norm.
+    pub frame_rotation_sigma_uas: [f64; 3],
+    pub frame_spin_sigma_uas_per_yr: [f64; 3],
     pub history: Vec<OuterRecord>,
 }
 

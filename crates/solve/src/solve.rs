@@ -114,6 +114,7 @@ pub fn solve(
     let mut converged = false;
     let mut last: Option<LastIteration> = None;
     let mut design_bytes = 0usize;
+    let mut frame_sigma = ([f64::NAN; 3], [f64::NAN; 3]);
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && outer >= 1;
@@ -166,7 +167,11 @@ pub fn solve(
 
         // Frame: estimate the solution's orientation and spin and rotate them away.
         let (eps, omega) = match cfg.frame {
-            FrameMode::Gaia => gaia_frame(&params, &covs, &active, frame_ref),
+            FrameMode::Gaia => {
+                let (e, o, se, so) = gaia_frame(&params, &covs, &active, frame_ref);
+                frame_sigma = (se, so);
+                (e, o)
+            }
             FrameMode::MinNorm => {
                 let vecs = frame::null_vectors(&start_params, &active, &att);
                 let d = total_change(&params, &start_params, &active, &att, start_attitude);
@@ -253,6 +258,8 @@ pub fn solve(
         n_observations: obs.len(),
         n_rejected_observations: n_rejected,
         design_bytes_per_observation: design_bytes as f64 / obs.len().max(1) as f64,
+        frame_rotation_sigma_uas: frame_sigma.0.map(|v| v / UAS),
+        frame_spin_sigma_uas_per_yr: frame_sigma.1.map(|v| v / UAS),
         wall_seconds: t_start.elapsed().as_secs_f64(),
         history,
     };
@@ -271,7 +278,7 @@ fn gaia_frame(
     covs: &[[f64; NS * NS]],
     active: &[bool],
     fr: &FrameReference,
-) -> ([f64; 3], [f64; 3]) {
+) -> FrameFit {
     let pq = |p: &SourceParams| {
         let [pv, qv, _] = astrosolve_model::source::normal_triad(p.ra, p.dec);
         (pv, qv)
@@ -289,17 +296,19 @@ fn gaia_frame(
             (p, q, da, dd, 1.0 / var)
         },
     ))
-    .map(|x| x.0)
-    .unwrap_or([0.0; 3]);
+    .unwrap_or(([0.0; 3], [[f64::NAN; 3]; 3]));
     let omega = frame::fit_rotation(fr.zero_spin.iter().filter(|&&i| active[i]).map(|&i| {
         let (p, q) = pq(&params[i]);
         let var = 0.5 * (covs[i][18] + covs[i][24]) * W_SCALE;
         (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
     }))
-    .map(|x| x.0)
-    .unwrap_or([0.0; 3]);
-    (eps, omega)
+    .unwrap_or(([0.0; 3], [[f64::NAN; 3]; 3]));
+    let sig = |c: [[f64; 3]; 3]| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()];
+    (eps.0, omega.0, sig(eps.1), sig(omega.1))
 }
+
+/// ε, ω and their formal standard uncertainties per axis.
+type FrameFit = ([f64; 3], [f64; 3], [f64; 3], [f64; 3]);
 
 /// Change of the state relative to the start, in the unknown space of the null vectors.
 fn total_change(
