@@ -171,7 +171,8 @@ fn run_simulation(file: &MissionFile) -> Result<Simulation, String> {
     Ok(sim)
 }
 
-fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: bool) -> Res {
+/// A simulation as the data set a solver starts from, and its truth.
+fn dataset_and_truth(sim: &Simulation) -> (Dataset, Truth) {
     let ds = Dataset {
         mission: sim.mission.clone(),
         sources: sim.start_sources.clone(),
@@ -187,6 +188,11 @@ fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: boo
         noise_eta: sim.noise_eta.clone(),
         noise_zeta: sim.noise_zeta.clone(),
     };
+    (ds, tr)
+}
+
+fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: bool) -> Res {
+    let (ds, tr) = dataset_and_truth(sim);
     // the file records the intervals actually simulated
     let mut written = file.clone();
     written.mission = sim.mission.clone();
@@ -497,23 +503,11 @@ pub fn demo(a: &DemoArgs) -> Res {
     let file = MissionFile::default();
     let sim = run_simulation(&file)?;
     write_simulation(&a.out.join("data"), &file, &sim, a.force)?;
+    let (ds, tr) = dataset_and_truth(&sim);
     let p = Problem {
         mission: sim.mission.clone(),
-        ds: Dataset {
-            mission: sim.mission.clone(),
-            sources: sim.start_sources.clone(),
-            observations: sim.observations.clone(),
-            attitude: sim.start_attitude.clone(),
-            calibration: sim.start_calibration.clone(),
-        },
-        truth: Some(Truth {
-            sources: sim.truth_sources.clone(),
-            attitude: sim.truth_attitude.clone(),
-            calibration: sim.truth_calibration.clone(),
-            is_outlier: sim.is_outlier.clone(),
-            noise_eta: sim.noise_eta.clone(),
-            noise_zeta: sim.noise_zeta.clone(),
-        }),
+        ds,
+        truth: Some(tr),
         refs: sim.reference_positions.clone(),
     };
     solve_problem(&p, &a.solver, &a.out)
