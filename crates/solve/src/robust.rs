@@ -188,3 +188,94 @@ fn excess_noise2(res: &[f64], sig2: &[f64], w: &[f64]) -> f64 {
     }
     0.5 * (lo + hi)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::design::{AlRow, Design};
+    use astrosolve_model::{Fov, Observation};
+
+    /// One source with observations 5 days apart (one visibility period each), given residuals (rad) and σ.
+    fn one_source(res: &[f64], sigma: f64) -> (Design, ObservationSet) {
+        let obs: Vec<Observation> = (0..res.len())
+            .map(|l| Observation {
+                source_index: 0,
+                fov: Fov::Preceding,
+                row: 0,
+                strip: 0,
+                t: l as f64 * 5.0,
+                eta: 0.0,
+                zeta: f64::NAN,
+                sigma_eta: sigma,
+                sigma_zeta: f64::NAN,
+                ac_coord: 0.0,
+            })
+            .collect();
+        let set = ObservationSet::from_unsorted(obs, 1);
+        let al = res
+            .iter()
+            .map(|&r| AlRow {
+                res: r as f32,
+                ..Default::default()
+            })
+            .collect();
+        (
+            Design {
+                al,
+                ac: Vec::new(),
+                ac_offsets: vec![0, 0],
+            },
+            set,
+        )
+    }
+
+    fn gaussian(n: usize, sigma: f64) -> Vec<f64> {
+        let mut rng = astrosolve_sim::rng::Rng::new(3, 4);
+        (0..n).map(|_| sigma * rng.normal()).collect()
+    }
+
+    #[test]
+    fn outliers_are_rejected_and_counted() {
+        let sigma = 1e-9;
+        let mut res = gaussian(200, sigma);
+        for k in [5, 50, 120] {
+            res[k] = 40.0 * sigma;
+        }
+        let (mut d, set) = one_source(&res, sigma);
+        let w = reweight(&mut d, &set, true, &RobustConfig::default(), 10, 6);
+        assert_eq!(w[0].n_bad_al, 3, "exactly the three 40σ outliers are rejected");
+        for k in [5, 50, 120] {
+            assert_eq!(d.al[k].w, 0.0);
+        }
+        assert!(w[0].solved && w[0].excess_noise == 0.0, "no excess noise for well-behaved data: {:?}, chi2 {}", w[0], res.iter().map(|r| (r / sigma).powi(2)).sum::<f64>());
+        // without robust weighting nothing is rejected and all weights are 1/σ²
+        let (mut d2, set2) = one_source(&res, sigma);
+        let w2 = reweight(&mut d2, &set2, false, &RobustConfig::default(), 10, 6);
+        assert_eq!(w2[0].n_bad_al, 0);
+        assert!(d2.al.iter().all(|r| (r.w as f64 - sigma.powi(-2) * W_SCALE).abs() < 1e-6));
+    }
+
+    #[test]
+    fn excess_noise_absorbs_underestimated_errors() {
+        // true scatter 2σ: ε² ≈ 3σ², so ε ≈ 1.73σ
+        let sigma = 1e-9;
+        let res = gaussian(400, 2.0 * sigma);
+        let (mut d, set) = one_source(&res, sigma);
+        let w = reweight(&mut d, &set, true, &RobustConfig::default(), 10, 6);
+        let eps = w[0].excess_noise / sigma;
+        assert!((eps - 3f64.sqrt()).abs() < 0.25, "excess noise {eps:.3} σ");
+    }
+
+    #[test]
+    fn too_few_visibility_periods_leave_a_source_unsolved() {
+        assert_eq!(visibility_periods([0.0, 0.1, 3.0, 8.0, 8.1, 20.0].into_iter()), 3);
+        let sigma = 1e-9;
+        let res = gaussian(50, sigma);
+        let (mut d, mut set) = one_source(&res, sigma);
+        // squeeze all observations into 10 days: at most 3 visibility periods
+        set.obs.iter_mut().enumerate().for_each(|(l, o)| o.t = l as f64 * 0.2);
+        let w = reweight(&mut d, &set, false, &RobustConfig::default(), 10, 6);
+        assert!(!w[0].solved);
+        assert!(d.al.iter().all(|r| r.w == 0.0));
+    }
+}
