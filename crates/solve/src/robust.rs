@@ -243,16 +243,27 @@ mod tests {
         }
         let (mut d, set) = one_source(&res, sigma);
         let w = reweight(&mut d, &set, true, &RobustConfig::default(), 10, 6);
-        assert_eq!(w[0].n_bad_al, 3, "exactly the three 40σ outliers are rejected");
+        assert_eq!(
+            w[0].n_bad_al, 3,
+            "exactly the three 40σ outliers are rejected"
+        );
         for k in [5, 50, 120] {
             assert_eq!(d.al[k].w, 0.0);
         }
-        assert!(w[0].solved && w[0].excess_noise == 0.0, "no excess noise for well-behaved data: {:?}, chi2 {}", w[0], res.iter().map(|r| (r / sigma).powi(2)).sum::<f64>());
+        assert!(
+            w[0].solved && w[0].excess_noise == 0.0,
+            "no excess noise for well-behaved data: {:?}, chi2 {}",
+            w[0],
+            res.iter().map(|r| (r / sigma).powi(2)).sum::<f64>()
+        );
         // without robust weighting nothing is rejected and all weights are 1/σ²
         let (mut d2, set2) = one_source(&res, sigma);
         let w2 = reweight(&mut d2, &set2, false, &RobustConfig::default(), 10, 6);
         assert_eq!(w2[0].n_bad_al, 0);
-        assert!(d2.al.iter().all(|r| (r.w as f64 - sigma.powi(-2) * W_SCALE).abs() < 1e-6));
+        assert!(d2
+            .al
+            .iter()
+            .all(|r| (r.w as f64 - sigma.powi(-2) * W_SCALE).abs() < 1e-6));
     }
 
     #[test]
@@ -268,12 +279,18 @@ mod tests {
 
     #[test]
     fn too_few_visibility_periods_leave_a_source_unsolved() {
-        assert_eq!(visibility_periods([0.0, 0.1, 3.0, 8.0, 8.1, 20.0].into_iter()), 3);
+        assert_eq!(
+            visibility_periods([0.0, 0.1, 3.0, 8.0, 8.1, 20.0].into_iter()),
+            3
+        );
         let sigma = 1e-9;
         let res = gaussian(50, sigma);
         let (mut d, mut set) = one_source(&res, sigma);
         // squeeze all observations into 10 days: at most 3 visibility periods
-        set.obs.iter_mut().enumerate().for_each(|(l, o)| o.t = l as f64 * 0.2);
+        set.obs
+            .iter_mut()
+            .enumerate()
+            .for_each(|(l, o)| o.t = l as f64 * 0.2);
         let w = reweight(&mut d, &set, false, &RobustConfig::default(), 10, 6);
         assert!(!w[0].solved);
         assert!(d.al.iter().all(|r| r.w == 0.0));
