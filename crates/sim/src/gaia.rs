@@ -324,9 +324,15 @@ fn make_source(config: &SimConfig, i: usize) -> Source {
             (1.6 + 0.05 * rng.normal()).clamp(1.24, 1.72),
         )
     } else {
+        // inverse CDF of dN/dG ∝ 10^(k G) on [g_min, g_max] (uniform for k = 0)
         let k = config.g_slope;
-        let (a, b) = (10f64.powf(k * config.g_min), 10f64.powf(k * config.g_max));
-        let g = (a + rng.uniform() * (b - a)).log10() / k;
+        let u = rng.uniform();
+        let g = if k.abs() < 1e-9 {
+            config.g_min + u * (config.g_max - config.g_min)
+        } else {
+            let (a, b) = (10f64.powf(k * config.g_min), 10f64.powf(k * config.g_max));
+            (a + u * (b - a)).log10() / k
+        };
         // distance log-uniform in 0.05–5 kpc; tangential velocity 30 km/s per component
         let d_kpc = 10f64.powf(rng.range(-1.3, 0.7));
         let plx = 1.0 / d_kpc;

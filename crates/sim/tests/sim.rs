@@ -147,3 +147,32 @@ fn deterministic_from_the_seed_with_outliers_flagged() {
         }
     }
 }
+
+#[test]
+fn magnitude_distribution_follows_the_slope() {
+    let (mission, mut cfg) = small(false, 8);
+    cfg.n_sources = 3000;
+    cfg.qso_fraction = 0.0;
+    for slope in [0.0, 0.15, 0.35] {
+        cfg.g_slope = slope;
+        let s = simulate_gaia(&mission, &cfg, &|_| {}).unwrap();
+        let g: Vec<f64> = s.truth_sources.iter().map(|x| x.phot_g_mean_mag).collect();
+        assert!(
+            g.iter().all(|&m| m >= cfg.g_min && m <= cfg.g_max),
+            "slope {slope}: magnitude out of range"
+        );
+        // fraction brighter than the mid magnitude against the closed form of dN/dG ∝ 10^(kG)
+        let mid = 0.5 * (cfg.g_min + cfg.g_max);
+        let frac = g.iter().filter(|&&m| m < mid).count() as f64 / g.len() as f64;
+        let expected = if slope == 0.0 {
+            0.5
+        } else {
+            let f = |m: f64| 10f64.powf(slope * m);
+            (f(mid) - f(cfg.g_min)) / (f(cfg.g_max) - f(cfg.g_min))
+        };
+        assert!(
+            (frac - expected).abs() < 0.03,
+            "slope {slope}: {frac} brighter than G={mid}, expected {expected}"
+        );
+    }
+}
