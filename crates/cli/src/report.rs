@@ -4,26 +4,15 @@ use astrosolve_solve::solution::SolveReport;
 use astrosolve_solve::truth::TruthComparison;
 use serde::Serialize;
 
+/// The solver's own record (solver, convergence, iterations, counts, timing, history) with,
+/// where truth is known, the comparison against it.
 #[derive(Serialize)]
 pub struct Report<'a> {
-    pub solver: &'a str,
-    pub frame: &'a str,
-    pub converged: bool,
-    pub outer_iterations: usize,
-    pub inner_iterations: usize,
-    pub n_sources: usize,
-    pub n_solved_sources: usize,
-    pub n_observations: usize,
-    pub n_rejected_observations: usize,
-    pub wall_seconds: f64,
-    pub design_bytes_per_observation: f64,
-    /// Formal uncertainty of the frame fixing (per axis): orientation µas, spin µas/yr.
-    pub frame_rotation_sigma_uas: [f64; 3],
-    pub frame_spin_sigma_uas_per_yr: [f64; 3],
+    #[serde(flatten)]
+    pub solve: &'a SolveReport,
     /// Comparison with the simulated truth (sources with at least 20 good observations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthReport<'a>>,
-    pub history: &'a [astrosolve_solve::solution::OuterRecord],
 }
 
 #[derive(Serialize)]
@@ -38,23 +27,7 @@ pub struct TruthReport<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub fn new(r: &'a SolveReport, truth: Option<TruthReport<'a>>) -> Self {
-        Report {
-            solver: &r.solver,
-            frame: &r.frame,
-            converged: r.converged,
-            outer_iterations: r.outer_iterations,
-            inner_iterations: r.inner_iterations,
-            n_sources: r.n_sources,
-            n_solved_sources: r.n_solved_sources,
-            n_observations: r.n_observations,
-            n_rejected_observations: r.n_rejected_observations,
-            wall_seconds: r.wall_seconds,
-            design_bytes_per_observation: r.design_bytes_per_observation,
-            frame_rotation_sigma_uas: r.frame_rotation_sigma_uas,
-            frame_spin_sigma_uas_per_yr: r.frame_spin_sigma_uas_per_yr,
-            truth,
-            history: &r.history,
-        }
+    pub fn new(solve: &'a SolveReport, truth: Option<TruthReport<'a>>) -> Self {
+        Report { solve, truth }
     }
 }

@@ -30,24 +30,7 @@ fn main() {
         let model = s.model();
         let n_obs = s.observations.len();
         let params: Vec<_> = s.start_sources.iter().map(|x| x.params).collect();
-        let w: Vec<f64> = s
-            .observations
-            .obs
-            .iter()
-            .map(|o| o.sigma_eta.powi(-2))
-            .collect();
-        let wz: Vec<f64> = s
-            .observations
-            .obs
-            .iter()
-            .map(|o| {
-                if o.has_ac() {
-                    o.sigma_zeta.powi(-2)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
         let t = Instant::now();
         let design = Design::build(
             &model,
@@ -59,12 +42,7 @@ fn main() {
             &wz,
         );
         let t_lin = t.elapsed().as_secs_f64();
-        let norms: Vec<f64> = s
-            .start_attitude
-            .coeffs
-            .iter()
-            .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
-            .collect();
+        let norms = astrosolve_solve::system::coefficient_norms(&s.start_attitude);
         let t = Instant::now();
         let sys = System::assemble(
             &s.observations,

@@ -45,6 +45,24 @@ pub struct Design {
     pub ac_offsets: Vec<usize>,
 }
 
+/// Plain statistical weights 1/σ² (rad⁻²) of every AL and AC measurement (0 where there is
+/// no AC measurement), before any robust re-weighting.
+pub fn statistical_weights(obs: &ObservationSet) -> (Vec<f64>, Vec<f64>) {
+    let al = obs.obs.iter().map(|o| o.sigma_eta.powi(-2)).collect();
+    let ac = obs
+        .obs
+        .iter()
+        .map(|o| {
+            if o.has_ac() {
+                o.sigma_zeta.powi(-2)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (al, ac)
+}
+
 /// Per-observation weights in 1/rad² scaled by `W_SCALE` (so f32 holds them comfortably):
 /// the statistical weight is `w / W_SCALE`.
 pub const W_SCALE: f64 = 1e-18;

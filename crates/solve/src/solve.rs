@@ -102,11 +102,7 @@ pub fn solve(
     let start_params = params.clone();
     let mut att = start_attitude.clone();
     let mut cal = start_calibration.clone();
-    let norms: Vec<f64> = att
-        .coeffs
-        .iter()
-        .map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt())
-        .collect();
+    let norms = crate::system::coefficient_norms(&att);
     let inst = model.instrument.clone();
     let ones: Vec<f64> = vec![1.0; obs.len()];
 

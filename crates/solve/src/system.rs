@@ -22,6 +22,14 @@ const W_CAL_CONSTRAINT: f64 = 1e2;
 /// it vanishes at convergence and keeps unobserved knots or units regular.
 const DAMPING: f64 = 1e-6;
 
+/// Norms of the attitude spline coefficients (the norm-keeping pseudo-observations restore them).
+pub fn coefficient_norms(att: &BSplineAttitude) -> Vec<f64> {
+    att.coeffs
+        .iter()
+        .map(|c| (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt())
+        .collect()
+}
+
 /// Index ranges of the unknowns.
 #[derive(Clone, Copy, Debug)]
 pub struct Layout {

@@ -44,24 +44,7 @@ fn normal_equations_are_consistent_with_the_model() {
     let s = simulation(600, true);
     let model = s.model();
     let params: Vec<_> = s.start_sources.iter().map(|x| x.params).collect();
-    let w: Vec<f64> = s
-        .observations
-        .obs
-        .iter()
-        .map(|o| o.sigma_eta.powi(-2))
-        .collect();
-    let wz: Vec<f64> = s
-        .observations
-        .obs
-        .iter()
-        .map(|o| {
-            if o.has_ac() {
-                o.sigma_zeta.powi(-2)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
     let design = Design::build(
         &model,
         &s.observations,
@@ -71,12 +54,7 @@ fn normal_equations_are_consistent_with_the_model() {
         &w,
         &wz,
     );
-    let norms: Vec<f64> = s
-        .start_attitude
-        .coeffs
-        .iter()
-        .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
-        .collect();
+    let norms = astrosolve_solve::system::coefficient_norms(&s.start_attitude);
     let sys = System::assemble(
         &s.observations,
         &design,
@@ -168,24 +146,7 @@ fn frame_rotations_and_spins_are_null_vectors() {
     let s = simulation(600, true);
     let model = s.model();
     let params: Vec<_> = s.truth_sources.iter().map(|x| x.params).collect();
-    let w: Vec<f64> = s
-        .observations
-        .obs
-        .iter()
-        .map(|o| o.sigma_eta.powi(-2))
-        .collect();
-    let wz: Vec<f64> = s
-        .observations
-        .obs
-        .iter()
-        .map(|o| {
-            if o.has_ac() {
-                o.sigma_zeta.powi(-2)
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
     let design = Design::build(
         &model,
         &s.observations,
@@ -195,12 +156,7 @@ fn frame_rotations_and_spins_are_null_vectors() {
         &w,
         &wz,
     );
-    let norms: Vec<f64> = s
-        .truth_attitude
-        .coeffs
-        .iter()
-        .map(|c| c.iter().map(|v| v * v).sum::<f64>().sqrt())
-        .collect();
+    let norms = astrosolve_solve::system::coefficient_norms(&s.truth_attitude);
     let sys = System::assemble(
         &s.observations,
         &design,
