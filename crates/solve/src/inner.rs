@@ -86,7 +86,7 @@ pub fn simple_iteration(
     let check_every = 5;
     for it in 1..=max_iter {
         sys.si_sweep(&mut x);
-        sys.project_frame(&mut x);
+        sys.frame_correction(&mut x);
         rep.iterations = it;
         if it % check_every == 0 || it == max_iter {
             sys.apply(&x, &mut r);

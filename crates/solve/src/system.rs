@@ -81,6 +81,8 @@ pub struct System<'a> {
     /// Frame vectors (orientation, spin) with their weights: N gets Σ w_k v_k v_kᵀ, which
     /// removes the six-dimensional (near-)null space from each linear step (minimum norm).
     frame: Vec<(f64, Vec<f64>)>,
+    /// M v_k for each frame vector (M the full operator).
+    frame_mv: Vec<Vec<f64>>,
 }
 
 /// Where an observation's attitude and calibration unknowns are.
@@ -133,6 +135,7 @@ impl<'a> System<'a> {
             cal_constraints: cal.constraints(inst),
             tasks,
             frame: Vec::new(),
+            frame_mv: Vec::new(),
         };
 
         // Pass: source blocks and b_s (written per source), attitude band, calibration normal
@@ -319,39 +322,37 @@ impl<'a> System<'a> {
                 (1.0 / vkv, v)
             })
             .collect();
+        // M v for the full operator M = N + Σ w v vᵀ, used by `frame_correction`
+        let mut mv = Vec::with_capacity(self.frame.len());
+        for (_, v) in &self.frame {
+            let mut out = vec![0.0; self.layout.len()];
+            self.apply(v, &mut out);
+            mv.push(out);
+        }
+        self.frame_mv = mv;
     }
 
-    /// Removes from x its components along the frame vectors (least squares), which is
-    /// how the simple iteration reaches the same constrained solution as PCG.
-    #[allow(clippy::needless_range_loop)]
-    pub fn project_frame(&self, x: &mut [f64]) {
+    /// Subspace correction along the frame vectors: x += V θ with θ minimising the quadratic
+    /// form of the full (constrained) system, (VᵀMV) θ = Vᵀ(b − M x). With it the simple
+    /// iteration converges to the same solution as PCG (block Gauss–Seidel with one more block).
+    pub fn frame_correction(&self, x: &mut [f64]) {
         let k = self.frame.len();
         if k == 0 {
             return;
         }
         let mut g = vec![0.0; k * k];
-        let mut b = vec![0.0; k];
-        for r in 0..k {
-            b[r] = self.frame[r]
-                .1
-                .iter()
-                .zip(x.iter())
-                .map(|(a, c)| a * c)
-                .sum();
-            for c in 0..k {
-                g[r * k + c] = self.frame[r]
-                    .1
-                    .iter()
-                    .zip(&self.frame[c].1)
-                    .map(|(a, c)| a * c)
-                    .sum();
+        let mut r = vec![0.0; k];
+        for i in 0..k {
+            let (v, mv) = (&self.frame[i].1, &self.frame_mv[i]);
+            r[i] = v.iter().zip(&self.b).map(|(a, b)| a * b).sum::<f64>()
+                - mv.iter().zip(x.iter()).map(|(a, b)| a * b).sum::<f64>();
+            for j in 0..k {
+                g[i * k + j] = mv.iter().zip(&self.frame[j].1).map(|(a, b)| a * b).sum();
             }
         }
-        if linalg::cholesky_solve(&mut g, &mut b, k).is_ok() {
-            for r in 0..k {
-                x.iter_mut()
-                    .zip(&self.frame[r].1)
-                    .for_each(|(xi, v)| *xi -= b[r] * v);
+        if linalg::cholesky_solve(&mut g, &mut r, k).is_ok() {
+            for (i, (_, v)) in self.frame.iter().enumerate() {
+                x.iter_mut().zip(v).for_each(|(xi, vi)| *xi += r[i] * vi);
             }
         }
     }
@@ -484,11 +485,18 @@ impl<'a> System<'a> {
     /// One sweep of the simple iteration (block Gauss–Seidel: sources from the current
     /// attitude and calibration, then attitude and calibration from the new sources).
     pub fn si_sweep(&self, x: &mut [f64]) {
+        // frame constraint terms Σ w v (vᵀx) enter every block's right-hand side with the
+        // current x, so a fixed point solves the same constrained system as PCG
+        let mut b_eff = self.b.clone();
+        for (w, v) in &self.frame {
+            let s: f64 = v.iter().zip(x.iter()).map(|(a, c)| a * c).sum::<f64>() * w;
+            b_eff.iter_mut().zip(v).for_each(|(bi, vi)| *bi -= s * vi);
+        }
+        let b = &b_eff;
         let l = self.layout;
         let (x_src, x_rest) = x.split_at_mut(l.att0());
         let (x_att, x_cal) = x_rest.split_at_mut(l.n_att);
         let sref = self.sref();
-        let b = &self.b;
         let src_slices = split_slices(x_src, &self.tasks, NS);
         let zero = || (vec![0.0; l.n_att], vec![0.0; l.n_cal]);
         let x_att_old: &[f64] = x_att;

@@ -269,3 +269,79 @@ fn noiseless_solution_recovers_the_truth() {
         );
     }
 }
+
+/// Simple iteration and PCG solve the same non-linear problem to the same answer (every
+/// parameter within 0.01 µas), PCG with clearly fewer inner iterations.
+#[test]
+fn simple_iteration_and_cg_agree() {
+    let s = simulation(4000, false);
+    let run = |method| {
+        let cfg = SolverConfig {
+            method,
+            outer_tol_uas: 0.002,
+            inner_tol: 1e-11,
+            max_inner: 4000,
+            max_outer: 20,
+            ..Default::default()
+        };
+        solve(
+            &s.model(),
+            &s.observations,
+            &s.start_sources,
+            &s.start_attitude,
+            &s.start_calibration,
+            &frame_reference(&s),
+            &cfg,
+            &mut |_| {},
+        )
+    };
+    let cg = run(InnerMethod::Cg);
+    let bi = run(InnerMethod::Bi);
+    assert!(cg.report.converged && bi.report.converged);
+    eprintln!(
+        "inner iterations: CG {} in {} outer, SI {} in {} outer",
+        cg.report.inner_iterations,
+        cg.report.outer_iterations,
+        bi.report.inner_iterations,
+        bi.report.outer_iterations
+    );
+    assert!(
+        4 * cg.report.inner_iterations < 3 * bi.report.inner_iterations,
+        "CG should need clearly fewer iterations"
+    );
+    let mut worst: f64 = 0.0;
+    for (a, b) in cg.sources.iter().zip(&bi.sources) {
+        assert_eq!(a.solved, b.solved);
+        if !a.solved {
+            continue;
+        }
+        let (da, dd) = position_difference(&a.params, &b.params);
+        for d in [
+            da,
+            dd,
+            a.params.parallax - b.params.parallax,
+            a.params.pmra - b.params.pmra,
+            a.params.pmdec - b.params.pmdec,
+        ] {
+            worst = worst.max(d.abs());
+        }
+    }
+    for (a, b) in cg.calibration.params.iter().zip(&bi.calibration.params) {
+        worst = worst.max((a - b).abs());
+    }
+    for t in
+        (0..2000).map(|i| s.mission.t_start() + s.mission.duration_days * (i as f64 + 0.5) / 2000.0)
+    {
+        let d = astrosolve_model::quat::mul(
+            &astrosolve_model::quat::conj(&cg.attitude.quat(t)),
+            &bi.attitude.quat(t),
+        );
+        worst = worst.max(2.0 * (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt());
+    }
+    eprintln!("largest CG − SI difference: {:.5} µas", worst / UAS);
+    assert!(
+        worst < 0.01 * UAS,
+        "CG and SI differ by {} µas",
+        worst / UAS
+    );
+}
