@@ -345,3 +345,60 @@ fn simple_iteration_and_cg_agree() {
         worst / UAS
     );
 }
+
+/// With 1 % gross outliers the robust weighting rejects them and the parallaxes stay
+/// unbiased (mean normalised error below 0.1 in absolute value).
+#[test]
+fn outliers_are_flagged_and_parallaxes_stay_unbiased() {
+    let mission = MissionConfig::default();
+    let sim = SimConfig {
+        n_sources: 4000,
+        outlier_rate: 0.01,
+        seed: 33,
+        ..Default::default()
+    };
+    let s = simulate_gaia(&mission, &sim, &|_| {}).unwrap();
+    let sol = solve(
+        &s.model(),
+        &s.observations,
+        &s.start_sources,
+        &s.start_attitude,
+        &s.start_calibration,
+        &frame_reference(&s),
+        &SolverConfig::default(),
+        &mut |_| {},
+    );
+    assert!(sol.report.converged);
+    let c = truth::compare(&sol.sources, &s.truth_sources, 20);
+    assert!(
+        c.parallax.normalised_mean.abs() < 0.1,
+        "mean normalised parallax error {}",
+        c.parallax.normalised_mean
+    );
+    // outliers of solved sources are flagged: compare the rejected observations with the truth
+    let mut flagged_outliers = 0usize;
+    let mut n_outliers = 0usize;
+    let mut false_alarms = 0usize;
+    let mut n_good = 0usize;
+    for (i, r) in sol.sources.iter().enumerate() {
+        if !r.solved {
+            continue;
+        }
+        let range = s.observations.source_offsets[i]..s.observations.source_offsets[i + 1];
+        let outl = range.clone().filter(|&l| s.is_outlier[l]).count();
+        n_outliers += outl;
+        n_good += range.len() - outl;
+        // bad = rejected; at most the outliers plus a few false alarms
+        flagged_outliers += (r.n_bad_obs_al as usize).min(outl);
+        false_alarms += (r.n_bad_obs_al as usize).saturating_sub(outl);
+    }
+    assert!(n_outliers > 3000);
+    assert!(
+        flagged_outliers as f64 > 0.8 * n_outliers as f64,
+        "{flagged_outliers} of {n_outliers} outliers flagged"
+    );
+    assert!(
+        (false_alarms as f64) < 1e-3 * n_good as f64,
+        "{false_alarms} false alarms among {n_good} good observations"
+    );
+}
