@@ -36,106 +36,118 @@ fn frame_reference(s: &Simulation) -> FrameReference {
     }
 }
 
+/// Linearises at (params, attitude, calibration) with plain 1/σ² weights and hands the
+/// assembled normal equations to `f`.
+fn with_system<R>(
+    s: &Simulation,
+    params: &[astrosolve_model::SourceParams],
+    att: &astrosolve_model::BSplineAttitude,
+    cal: &astrosolve_model::Calibration,
+    f: impl FnOnce(&System) -> R,
+) -> R {
+    let model = s.model();
+    let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
+    let design = Design::build(&model, &s.observations, params, att, cal, &w, &wz);
+    let norms = astrosolve_solve::system::coefficient_norms(att);
+    let sys = System::assemble(
+        &s.observations,
+        &design,
+        att,
+        &norms,
+        cal,
+        &model.instrument,
+        10,
+    );
+    f(&sys)
+}
+
 /// The assembled normal equations are those of the model: the true correction Δx (truth −
 /// start) satisfies N Δx = b to the single precision of the stored design equations, and the
 /// linearised model reproduces the residuals.
 #[test]
 fn normal_equations_are_consistent_with_the_model() {
     let s = simulation(600, true);
-    let model = s.model();
     let params: Vec<_> = s.start_sources.iter().map(|x| x.params).collect();
-    let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
-    let design = Design::build(
-        &model,
-        &s.observations,
+    with_system(
+        &s,
         &params,
         &s.start_attitude,
         &s.start_calibration,
-        &w,
-        &wz,
-    );
-    let norms = astrosolve_solve::system::coefficient_norms(&s.start_attitude);
-    let sys = System::assemble(
-        &s.observations,
-        &design,
-        &s.start_attitude,
-        &norms,
-        &s.start_calibration,
-        &model.instrument,
-        10,
-    );
-    let l = sys.layout;
-    let mut dx = vec![0.0; l.len()];
-    for i in 0..l.n_src {
-        let (t, p) = (&s.truth_sources[i].params, &params[i]);
-        let (da, dd) = position_difference(t, p);
-        dx[5 * i..5 * i + 5].copy_from_slice(&[
-            da,
-            dd,
-            t.parallax - p.parallax,
-            t.pmra - p.pmra,
-            t.pmdec - p.pmdec,
-        ]);
-    }
-    for (k, (a, b)) in s
-        .truth_attitude
-        .coeffs
-        .iter()
-        .zip(&s.start_attitude.coeffs)
-        .enumerate()
-    {
-        for r in 0..4 {
-            dx[l.att0() + 4 * k + r] = a[r] - b[r];
-        }
-    }
-    for (k, (a, b)) in s
-        .truth_calibration
-        .params
-        .iter()
-        .zip(&s.start_calibration.params)
-        .enumerate()
-    {
-        dx[l.cal0() + k] = a - b;
-    }
-    // inactive sources keep their starting values: compare active parts only
-    for i in 0..l.n_src {
-        if !sys.active[i] {
-            dx[5 * i..5 * i + 5].iter_mut().for_each(|v| *v = 0.0);
-        }
-    }
-    let mut ndx = vec![0.0; l.len()];
-    sys.apply(&dx, &mut ndx);
-    for (a, b, name) in [
-        (0, l.att0(), "sources"),
-        (l.att0(), l.cal0(), "attitude"),
-        (l.cal0(), l.len(), "calibration"),
-    ] {
-        let num: f64 = (a..b)
-            .filter(|&k| k >= l.att0() || sys.active[k / 5])
-            .map(|k| (sys.b[k] - ndx[k]).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        let den: f64 = (a..b).map(|k| sys.b[k].powi(2)).sum::<f64>().sqrt();
-        assert!(
-            num < 1e-4 * den,
-            "{name}: |b − NΔx|/|b| = {:.2e}",
-            num / den
-        );
-    }
-    // symmetric operator
-    let p: Vec<f64> = (0..l.len())
-        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
-        .collect();
-    let mut np = vec![0.0; l.len()];
-    sys.apply(&p, &mut np);
-    let mut nx = vec![0.0; l.len()];
-    sys.apply(&dx, &mut nx);
-    let a: f64 = dx.iter().zip(&np).map(|(x, y)| x * y).sum();
-    let b: f64 = p.iter().zip(&nx).map(|(x, y)| x * y).sum();
-    assert!(
-        (a - b).abs() < 1e-9 * a.abs().max(b.abs()),
-        "pᵀNx {a} vs xᵀNp {b}"
-    );
+        |sys| {
+            let l = sys.layout;
+            let mut dx = vec![0.0; l.len()];
+            for i in 0..l.n_src {
+                let (t, p) = (&s.truth_sources[i].params, &params[i]);
+                let (da, dd) = position_difference(t, p);
+                dx[5 * i..5 * i + 5].copy_from_slice(&[
+                    da,
+                    dd,
+                    t.parallax - p.parallax,
+                    t.pmra - p.pmra,
+                    t.pmdec - p.pmdec,
+                ]);
+            }
+            for (k, (a, b)) in s
+                .truth_attitude
+                .coeffs
+                .iter()
+                .zip(&s.start_attitude.coeffs)
+                .enumerate()
+            {
+                for r in 0..4 {
+                    dx[l.att0() + 4 * k + r] = a[r] - b[r];
+                }
+            }
+            for (k, (a, b)) in s
+                .truth_calibration
+                .params
+                .iter()
+                .zip(&s.start_calibration.params)
+                .enumerate()
+            {
+                dx[l.cal0() + k] = a - b;
+            }
+            // inactive sources keep their starting values: compare active parts only
+            for i in 0..l.n_src {
+                if !sys.active[i] {
+                    dx[5 * i..5 * i + 5].iter_mut().for_each(|v| *v = 0.0);
+                }
+            }
+            let mut ndx = vec![0.0; l.len()];
+            sys.apply(&dx, &mut ndx);
+            for (a, b, name) in [
+                (0, l.att0(), "sources"),
+                (l.att0(), l.cal0(), "attitude"),
+                (l.cal0(), l.len(), "calibration"),
+            ] {
+                let num: f64 = (a..b)
+                    .filter(|&k| k >= l.att0() || sys.active[k / 5])
+                    .map(|k| (sys.b[k] - ndx[k]).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                let den: f64 = (a..b).map(|k| sys.b[k].powi(2)).sum::<f64>().sqrt();
+                assert!(
+                    num < 1e-4 * den,
+                    "{name}: |b − NΔx|/|b| = {:.2e}",
+                    num / den
+                );
+            }
+            // symmetric operator
+            let p: Vec<f64> = (0..l.len())
+                .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+                .collect();
+            let mut np = vec![0.0; l.len()];
+            sys.apply(&p, &mut np);
+            let mut nx = vec![0.0; l.len()];
+            sys.apply(&dx, &mut nx);
+            let a: f64 = dx.iter().zip(&np).map(|(x, y)| x * y).sum();
+            let b: f64 = p.iter().zip(&nx).map(|(x, y)| x * y).sum();
+            assert!(
+                (a - b).abs() < 1e-9 * a.abs().max(b.abs()),
+                "pᵀNx {a} vs xᵀNp {b}"
+            );
+        },
+    )
 }
 
 /// The six frame vectors are (near-)null vectors of the unconstrained normal matrix:
@@ -144,50 +156,37 @@ fn normal_equations_are_consistent_with_the_model() {
 #[test]
 fn frame_rotations_and_spins_are_null_vectors() {
     let s = simulation(600, true);
-    let model = s.model();
     let params: Vec<_> = s.truth_sources.iter().map(|x| x.params).collect();
-    let (w, wz) = astrosolve_solve::design::statistical_weights(&s.observations);
-    let design = Design::build(
-        &model,
-        &s.observations,
+    with_system(
+        &s,
         &params,
         &s.truth_attitude,
         &s.truth_calibration,
-        &w,
-        &wz,
-    );
-    let norms = astrosolve_solve::system::coefficient_norms(&s.truth_attitude);
-    let sys = System::assemble(
-        &s.observations,
-        &design,
-        &s.truth_attitude,
-        &norms,
-        &s.truth_calibration,
-        &model.instrument,
-        10,
-    );
-    let l = sys.layout;
-    let rayleigh = |v: &[f64]| {
-        let mut nv = vec![0.0; l.len()];
-        sys.apply(v, &mut nv);
-        let vnv: f64 = v.iter().zip(&nv).map(|(a, b)| a * b).sum();
-        let vv: f64 = v.iter().map(|a| a * a).sum();
-        vnv / vv
-    };
-    let mut vecs = null_vectors(&params, &sys.active, &s.truth_attitude);
-    vecs.iter_mut().for_each(|v| v.resize(l.len(), 0.0));
-    // reference: a rotation of the sources alone (attitude fixed) is not a null vector
-    let mut src_only = vecs[2].clone();
-    src_only[l.att0()..].iter_mut().for_each(|v| *v = 0.0);
-    let scale = rayleigh(&src_only);
-    for (k, v) in vecs.iter().enumerate() {
-        let r = rayleigh(v) / scale;
-        let limit = if k < 3 { 1e-6 } else { 1e-3 };
-        assert!(
-            r < limit,
-            "frame vector {k}: Rayleigh quotient {r:.2e} of the non-null reference"
-        );
-    }
+        |sys| {
+            let l = sys.layout;
+            let rayleigh = |v: &[f64]| {
+                let mut nv = vec![0.0; l.len()];
+                sys.apply(v, &mut nv);
+                let vnv: f64 = v.iter().zip(&nv).map(|(a, b)| a * b).sum();
+                let vv: f64 = v.iter().map(|a| a * a).sum();
+                vnv / vv
+            };
+            let mut vecs = null_vectors(&params, &sys.active, &s.truth_attitude);
+            vecs.iter_mut().for_each(|v| v.resize(l.len(), 0.0));
+            // reference: a rotation of the sources alone (attitude fixed) is not a null vector
+            let mut src_only = vecs[2].clone();
+            src_only[l.att0()..].iter_mut().for_each(|v| *v = 0.0);
+            let scale = rayleigh(&src_only);
+            for (k, v) in vecs.iter().enumerate() {
+                let r = rayleigh(v) / scale;
+                let limit = if k < 3 { 1e-6 } else { 1e-3 };
+                assert!(
+                    r < limit,
+                    "frame vector {k}: Rayleigh quotient {r:.2e} of the non-null reference"
+                );
+            }
+        },
+    )
 }
 
 /// Noiseless data from a start tens of mas away: the outer iterations converge (largest
@@ -254,12 +253,9 @@ fn noiseless_solution_recovers_the_truth() {
             a[i].pmra - tru[i].pmra,
             a[i].pmdec - tru[i].pmdec,
         ];
-        let mut rms = 0.0;
         for k in 0..5 {
             worst[k] = worst[k].max(e[k].abs());
-            rms += e[k] * e[k];
         }
-        let _ = rms;
     }
     for (k, w) in worst.iter().enumerate() {
         assert!(
