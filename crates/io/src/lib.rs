@@ -14,6 +14,9 @@
 //! DIR/truth/observation_truth.parquet   row-aligned with observations.parquet
 //! ```
 //!
+//! JASMINE-like pointed data sets have their own files (exposures, images, stars,
+//! reference catalogue, distortion): see [`read_pointed_dataset`] and docs/formats.md.
+//!
 //! Units are converted here and only here: files hold degrees, mas, mas/yr and days from
 //! the reference epoch; memory holds radians, rad/yr and days (see `astrosolve_model`).
 //! Every error is an [`IoError`] whose message names the file and, where it applies, the
@@ -31,6 +34,7 @@ mod catalogue;
 mod dataset;
 mod error;
 mod observations;
+mod pointed;
 mod reference;
 mod table;
 mod toml_io;
@@ -48,6 +52,13 @@ pub use dataset::{
 };
 pub use error::IoError;
 pub use observations::{read_observations, write_observations};
+pub use pointed::{
+    is_pointed_dataset, read_distortion, read_exposures, read_images, read_pointed_dataset,
+    read_pointed_mission, read_pointed_truth, read_reference_catalogue, read_stars,
+    write_distortion, write_exposures, write_images, write_pointed_dataset,
+    write_reference_catalogue, write_stars, PointedDataset, PointedStars, PointedTruth,
+    DISTORTION_FILE, EXPOSURES_FILE, IMAGES_FILE, REFERENCE_CATALOGUE_FILE, STARS_FILE,
+};
 pub use reference::{read_reference_positions, write_reference_positions, REFERENCE_FILE};
 pub use toml_io::{parse_toml, read_mission, read_toml, write_mission, write_toml};
 

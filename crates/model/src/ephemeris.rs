@@ -55,6 +55,31 @@ impl Ephemeris for GaiaL2Ephemeris {
     }
 }
 
+/// Observer in low Earth orbit (JASMINE-like): the barycentric Earth (VSOP87E). The orbit
+/// itself (≈ 7000 km ≈ 5 × 10⁻⁵ AU) is neglected: it moves a star at 8 kpc by < 0.01 µas.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EarthEphemeris {
+    /// Julian date (TCB) of t = 0.
+    pub reference_epoch_jd: f64,
+}
+
+impl Default for EarthEphemeris {
+    fn default() -> Self {
+        EarthEphemeris {
+            reference_epoch_jd: JD_J2016,
+        }
+    }
+}
+
+impl Ephemeris for EarthEphemeris {
+    fn observer_au(&self, t: f64) -> [f64; 3] {
+        ecliptic_to_equatorial(rect(vsop87::vsop87e::earth(self.reference_epoch_jd + t)))
+    }
+    fn sun_au(&self, t: f64) -> [f64; 3] {
+        ecliptic_to_equatorial(rect(vsop87::vsop87e::sun(self.reference_epoch_jd + t)))
+    }
+}
+
 /// Ephemeris tabulated at a uniform step and interpolated with 4-point (cubic) Lagrange
 /// polynomials. Used for speed (VSOP87 costs thousands of terms) and for real orbit files.
 #[derive(Clone, Debug, Serialize, Deserialize)]
