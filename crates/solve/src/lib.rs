@@ -14,9 +14,12 @@
 //! non-linear outer iterations and produces the [`solution::Solution`].
 
 pub mod design;
+pub mod direct;
 pub mod frame;
 pub mod inner;
+pub mod lsqr;
 pub mod robust;
+pub mod rows;
 pub mod solution;
 pub mod solve;
 pub mod system;
@@ -24,4 +27,4 @@ pub mod truth;
 
 pub use frame::{FrameMode, FrameReference};
 pub use solution::{Solution, SourceResult};
-pub use solve::{solve, InnerMethod, SolverConfig};
+pub use solve::{solve, try_solve, InnerMethod, SolverConfig};

@@ -8,9 +8,15 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub struct SourceResult {
     pub params: SourceParams,
-    /// Covariance of (α*, δ, ϖ, μα*, μδ) in rad² (rad/yr for proper motions) from the inverse
-    /// of the source's own normal block (attitude and calibration errors ignored).
+    /// Covariance of (α*, δ, ϖ, μα*, μδ) in rad² (rad/yr for proper motions): from the inverse
+    /// of the source's own normal block (attitude and calibration errors ignored), or with the
+    /// direct solver the complete 5×5 block of the full covariance plus the uncertainty of the
+    /// frame fix (orientation and spin fitted to the reference sources).
     pub cov: [f64; NS * NS],
+    /// The inverse-source-block covariance when `cov` is the full one (direct solver).
+    pub cov_block: Option<[f64; NS * NS]>,
+    /// LSQR's variance estimates of the five parameters (rad², LSQR solver only).
+    pub var_lsqr: Option<[f64; NS]>,
     /// False when the source had too few good observations to be solved.
     pub solved: bool,
     pub n_obs_al: u32,
@@ -73,13 +79,32 @@ pub struct SolveReport {
     /// reference positions (µas), spin from the quasar-like sources (µas/yr); NaN for min-norm.
     pub frame_rotation_sigma_uas: [f64; 3],
     pub frame_spin_sigma_uas_per_yr: [f64; 3],
+    /// Direct solver: number of reduced (attitude + calibration) unknowns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduced_unknowns: Option<usize>,
+    /// Direct solver: median over solved sources of σ(full covariance) / σ(inverse 5×5
+    /// block) for α*, δ, ϖ, μα*, μδ — how much the block errors underestimate
+    /// (Holl & Lindegren 2012).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_underestimation: Option<[f64; NS]>,
+    /// LSQR: median over solved sources of σ(LSQR variance estimate) / σ(inverse 5×5 block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsqr_sigma_over_block: Option<[f64; NS]>,
+    /// Direct solver: the six smallest eigenvalues of the reduced normal matrix without
+    /// damping or constraints, divided by the largest (the frame modes), and the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smallest_eigenvalues_relative: Option<Vec<f64>>,
     pub history: Vec<OuterRecord>,
 }
 
-#[derive(Clone, Debug)]
 pub struct Solution {
     pub sources: Vec<SourceResult>,
     pub attitude: BSplineAttitude,
     pub calibration: Calibration,
     pub report: SolveReport,
+    /// Direct solver: full covariance at the solution (scaled units, see
+    /// [`crate::direct::Covariance`]) and the eigenvalues of the reduced normal matrix
+    /// (ascending, scaled units).
+    pub covariance: Option<crate::direct::Covariance>,
+    pub spectrum: Option<Vec<f64>>,
 }

@@ -3,9 +3,12 @@
 //! stop when the largest update is below `outer_tol_uas`.
 
 use crate::design::{Design, NS, W_SCALE};
+use crate::direct::Reduced;
 use crate::frame::{self, FrameMode, FrameReference};
-use crate::inner;
+use crate::inner::{self, InnerReport};
+use crate::lsqr::{lsqr, LsqrConfig, LsqrStop};
 use crate::robust::{self, RobustConfig};
+use crate::rows::Rows;
 use crate::solution::{OuterRecord, Solution, SolveReport, SourceResult};
 use crate::system::System;
 use astrosolve_model::source::Source;
@@ -22,6 +25,10 @@ pub enum InnerMethod {
     Bi,
     /// Conjugate gradients preconditioned by the block solves (Bombrun et al. 2012).
     Cg,
+    /// LSQR on the whole system with column scaling (Gaia AVU-GSR).
+    Lsqr,
+    /// Reduced normal equations solved densely, full covariance (JASMINE AJAS).
+    Direct,
 }
 
 impl InnerMethod {
@@ -29,6 +36,8 @@ impl InnerMethod {
         match self {
             InnerMethod::Bi => "bi",
             InnerMethod::Cg => "cg",
+            InnerMethod::Lsqr => "lsqr",
+            InnerMethod::Direct => "direct",
         }
     }
 }
@@ -51,6 +60,15 @@ pub struct SolverConfig {
     /// Fewest visibility periods (groups separated by > 4 d) for a source to be solved
     /// (Gaia DR2/DR3 use 6 for five-parameter solutions).
     pub min_visibility_periods: usize,
+    /// LSQR stopping rules (its `max_iter` is taken from `max_inner`).
+    pub lsqr: LsqrConfig,
+    /// Direct solver: solve the reduced system by its pseudo-inverse (frame defect kept, the
+    /// six smallest eigenvalues dropped) instead of Cholesky with the frame constraints.
+    pub keep_rank_defect: bool,
+    /// Direct solver: compute the full covariance at the solution (inverts the reduced matrix).
+    pub covariance: bool,
+    /// Direct solver: compute the eigenvalue spectrum of the reduced matrix at the solution.
+    pub spectrum: bool,
 }
 
 impl Default for SolverConfig {
@@ -66,6 +84,10 @@ impl Default for SolverConfig {
             robust_config: RobustConfig::default(),
             min_obs: 10,
             min_visibility_periods: 6,
+            lsqr: LsqrConfig::default(),
+            keep_rank_defect: false,
+            covariance: true,
+            spectrum: true,
         }
     }
 }
@@ -83,7 +105,7 @@ pub enum Progress<'a> {
     Outer(&'a OuterRecord),
 }
 
-/// Runs the global solution from the starting values.
+/// Runs the global solution from the starting values; panics where [`try_solve`] fails.
 #[allow(clippy::too_many_arguments)]
 pub fn solve(
     model: &GaiaModel,
@@ -95,6 +117,32 @@ pub fn solve(
     cfg: &SolverConfig,
     progress: &mut dyn FnMut(Progress),
 ) -> Solution {
+    try_solve(
+        model,
+        obs,
+        start_sources,
+        start_attitude,
+        start_calibration,
+        frame_ref,
+        cfg,
+        progress,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the global solution from the starting values. Fails only where the direct solver
+/// finds the reduced normal matrix singular.
+#[allow(clippy::too_many_arguments)]
+pub fn try_solve(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    start_sources: &[Source],
+    start_attitude: &BSplineAttitude,
+    start_calibration: &Calibration,
+    frame_ref: &FrameReference,
+    cfg: &SolverConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Solution, String> {
     let t_start = Instant::now();
     let n_src = start_sources.len();
     assert_eq!(n_src, obs.n_sources(), "observations and sources disagree");
@@ -111,6 +159,9 @@ pub fn solve(
     let mut last: Option<LastIteration> = None;
     let mut design_bytes = 0usize;
     let mut frame_sigma = ([f64::NAN; 3], [f64::NAN; 3]);
+    let mut lsqr_var: Option<Vec<f64>> = None;
+    let mut frame_cov: Option<([[f64; 3]; 3], [[f64; 3]; 3])> = None;
+    let mut reduced_unknowns = None;
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && outer >= 1;
@@ -144,6 +195,39 @@ pub fn solve(
         let (dx, rep) = match cfg.method {
             InnerMethod::Cg => inner::pcg(&sys, cfg.inner_tol, cfg.max_inner, &mut cb),
             InnerMethod::Bi => inner::simple_iteration(&sys, cfg.inner_tol, cfg.max_inner, &mut cb),
+            InnerMethod::Lsqr => {
+                let res = lsqr(
+                    &Rows::new(&sys),
+                    &LsqrConfig {
+                        max_iter: cfg.max_inner,
+                        ..cfg.lsqr
+                    },
+                    &mut cb,
+                );
+                lsqr_var = Some(res.var);
+                let rep = InnerReport {
+                    iterations: res.iterations,
+                    converged: res.stop != LsqrStop::MaxIterations,
+                    history: res.history,
+                };
+                (res.x, rep)
+            }
+            InnerMethod::Direct => {
+                let mut red = Reduced::assemble(&sys, true);
+                reduced_unknowns = Some(red.n);
+                let x = if cfg.keep_rank_defect {
+                    red.solve_pseudo_inverse(6)?.0
+                } else {
+                    red.solve_constrained()?.0
+                };
+                cb(1, 0.0);
+                let rep = InnerReport {
+                    iterations: 1,
+                    converged: true,
+                    history: vec![0.0],
+                };
+                (x, rep)
+            }
         };
         let l = sys.layout;
         let covs: Vec<[f64; NS * NS]> = (0..n_src).map(|i| sys.source_covariance(i)).collect();
@@ -164,8 +248,10 @@ pub fn solve(
         // Frame: estimate the solution's orientation and spin and rotate them away.
         let (eps, omega) = match cfg.frame {
             FrameMode::Gaia => {
-                let (e, o, se, so) = gaia_frame(&params, &covs, &active, frame_ref);
-                frame_sigma = (se, so);
+                let (e, o, ce, co) = gaia_frame(&params, &covs, &active, frame_ref);
+                let sig = |c: [[f64; 3]; 3]| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()];
+                frame_sigma = (sig(ce), sig(co));
+                frame_cov = Some((ce, co));
                 (e, o)
             }
             FrameMode::MinNorm => {
@@ -206,14 +292,65 @@ pub fn solve(
         }
     }
 
-    let (covs, active, weights) = last.expect("at least one outer iteration");
+    let (mut covs, mut active, weights) = last.expect("at least one outer iteration");
+
+    // Direct solver: full covariance and spectrum at the solution (one more linearisation).
+    let mut full: Option<Vec<[f64; NS * NS]>> = None;
+    let mut covariance = None;
+    let mut spectrum = None;
+    let mut smallest = None;
+    if cfg.method == InnerMethod::Direct && (cfg.covariance || cfg.spectrum) {
+        let mut design = Design::build(model, obs, &params, &att, &cal, &ones, &ones);
+        robust::reweight(
+            &mut design,
+            obs,
+            cfg.robust,
+            &cfg.robust_config,
+            cfg.min_obs,
+            cfg.min_visibility_periods,
+        );
+        let mut sys = System::assemble(obs, &design, &att, &norms, &cal, &inst, cfg.min_obs);
+        let mut vecs = frame::null_vectors(&params, &sys.active, &att);
+        let n_all = sys.layout.len();
+        vecs.iter_mut().for_each(|v| v.resize(n_all, 0.0));
+        sys.set_frame_vectors(vecs);
+        if cfg.spectrum {
+            let ev = Reduced::assemble(&sys, false).spectrum()?;
+            let top = ev.last().copied().unwrap_or(1.0);
+            smallest = Some(ev.iter().take(7).map(|v| v / top).collect::<Vec<f64>>());
+            spectrum = Some(ev);
+        }
+        if cfg.covariance {
+            let mut red = Reduced::assemble(&sys, true);
+            let (_, cons) = red.solve_constrained()?;
+            let cov = red.covariance(cons);
+            full = Some(cov.source_blocks());
+            covariance = Some(cov);
+            covs = (0..n_src).map(|i| sys.source_covariance(i)).collect();
+            active = sys.active.clone();
+        }
+    }
     let mut sources: Vec<SourceResult> = (0..n_src)
         .map(|i| {
             let w = &weights[i];
             let dof = (w.n_good_al as f64 - NS as f64).max(1.0);
+            let block = covs[i].map(|v| v * W_SCALE);
             SourceResult {
                 params: params[i],
-                cov: covs[i].map(|v| v * W_SCALE),
+                cov: match &full {
+                    Some(f) => {
+                        let mut c = f[i].map(|v| v * W_SCALE);
+                        if let Some((ce, co)) = &frame_cov {
+                            add_frame_covariance(&params[i], &mut c, ce, co);
+                        }
+                        c
+                    }
+                    None => block,
+                },
+                cov_block: full.as_ref().map(|_| block),
+                var_lsqr: lsqr_var
+                    .as_ref()
+                    .map(|v| [0, 1, 2, 3, 4].map(|k| v[NS * i + k] * W_SCALE)),
                 solved: active[i],
                 n_obs_al: w.n_al,
                 n_good_obs_al: w.n_good_al,
@@ -240,6 +377,30 @@ pub fn solve(
         .filter(|s| s.solved)
         .map(|s| s.n_bad_obs_al as usize)
         .sum();
+    // median σ ratios against the inverse-block errors
+    let median_ratio = |f: &dyn Fn(&SourceResult, usize) -> Option<f64>| -> Option<[f64; NS]> {
+        let mut out = [0.0; NS];
+        for (k, o) in out.iter_mut().enumerate() {
+            let mut r: Vec<f64> = sources
+                .iter()
+                .filter(|s| s.solved)
+                .filter_map(|s| f(s, k))
+                .filter(|v| v.is_finite())
+                .collect();
+            if r.is_empty() {
+                return None;
+            }
+            r.sort_by(f64::total_cmp);
+            *o = r[r.len() / 2];
+        }
+        Some(out)
+    };
+    let block_underestimation = median_ratio(&|s, k| {
+        s.cov_block
+            .map(|b| (s.cov[k * NS + k] / b[k * NS + k]).sqrt())
+    });
+    let lsqr_sigma_over_block =
+        median_ratio(&|s, k| s.var_lsqr.map(|v| (v[k] / s.cov[k * NS + k]).sqrt()));
     let report = SolveReport {
         solver: cfg.method.name().into(),
         frame: match cfg.frame {
@@ -256,15 +417,21 @@ pub fn solve(
         design_bytes_per_observation: design_bytes as f64 / obs.len().max(1) as f64,
         frame_rotation_sigma_uas: frame_sigma.0.map(|v| v / UAS),
         frame_spin_sigma_uas_per_yr: frame_sigma.1.map(|v| v / UAS),
+        reduced_unknowns,
+        block_underestimation,
+        lsqr_sigma_over_block,
+        smallest_eigenvalues_relative: smallest,
         wall_seconds: t_start.elapsed().as_secs_f64(),
         history,
     };
-    Solution {
+    Ok(Solution {
         sources,
         attitude: att,
         calibration: cal,
         report,
-    }
+        covariance,
+        spectrum,
+    })
 }
 
 /// Orientation from the reference positions, spin from the zero-spin sources, both weighted
@@ -299,12 +466,36 @@ fn gaia_frame(
         (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
     }))
     .unwrap_or(([0.0; 3], [[f64::NAN; 3]; 3]));
-    let sig = |c: [[f64; 3]; 3]| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()];
-    (eps.0, omega.0, sig(eps.1), sig(omega.1))
+    (eps.0, omega.0, eps.1, omega.1)
 }
 
-/// ε, ω and their formal standard uncertainties per axis.
-type FrameFit = ([f64; 3], [f64; 3], [f64; 3], [f64; 3]);
+/// ε, ω and their formal covariances (rad², rad²/yr²).
+type FrameFit = ([f64; 3], [f64; 3], [[f64; 3]; 3], [[f64; 3]; 3]);
+
+/// Adds the uncertainty of the frame fix (orientation to α*, δ; spin to μα*, μδ) to a source
+/// covariance: Δα* = θ·q, Δδ = −θ·p.
+fn add_frame_covariance(
+    p: &SourceParams,
+    cov: &mut [f64; NS * NS],
+    c_eps: &[[f64; 3]; 3],
+    c_omega: &[[f64; 3]; 3],
+) {
+    let [pv, qv, _] = astrosolve_model::source::normal_triad(p.ra, p.dec);
+    let rows = [qv, pv.map(|v| -v)];
+    for (off, c) in [(0, c_eps), (3, c_omega)] {
+        for a in 0..2 {
+            for b in 0..2 {
+                let mut v = 0.0;
+                for i in 0..3 {
+                    for j in 0..3 {
+                        v += rows[a][i] * c[i][j] * rows[b][j];
+                    }
+                }
+                cov[(off + a) * NS + off + b] += v;
+            }
+        }
+    }
+}
 
 /// Change of the state relative to the start, in the unknown space of the null vectors.
 fn total_change(

@@ -16,11 +16,11 @@ use rayon::prelude::*;
 
 /// Weight (in the scaled units of [`crate::design::W_SCALE`]) of the pseudo-observations that
 /// keep each attitude coefficient's norm and enforce the calibration convention.
-const W_ATT_NORM: f64 = 1.0;
-const W_CAL_CONSTRAINT: f64 = 1e2;
+pub(crate) const W_ATT_NORM: f64 = 1.0;
+pub(crate) const W_CAL_CONSTRAINT: f64 = 1e2;
 /// Levenberg–Marquardt-style damping of attitude and calibration updates (scaled units):
 /// it vanishes at convergence and keeps unobserved knots or units regular.
-const DAMPING: f64 = 1e-6;
+pub(crate) const DAMPING: f64 = 1e-6;
 
 /// Norms of the attitude spline coefficients (the norm-keeping pseudo-observations restore them).
 pub fn coefficient_norms(att: &BSplineAttitude) -> Vec<f64> {
@@ -74,23 +74,25 @@ pub struct System<'a> {
     pub active: Vec<bool>,
     att_chol: BandedSpd,
     cal_groups: Vec<CalGroup>,
-    att_dir: Vec<[f64; 4]>,
-    cal_constraints: Vec<Vec<(usize, f64)>>,
+    pub(crate) att_dir: Vec<[f64; 4]>,
+    pub(crate) cal_constraints: Vec<Vec<(usize, f64)>>,
     /// Source ranges processed by one task each.
-    tasks: Vec<std::ops::Range<usize>>,
+    pub(crate) tasks: Vec<std::ops::Range<usize>>,
     /// Frame vectors (orientation, spin) with their weights: N gets Σ w_k v_k v_kᵀ, which
     /// removes the six-dimensional (near-)null space from each linear step (minimum norm).
-    frame: Vec<(f64, Vec<f64>)>,
+    pub(crate) frame: Vec<(f64, Vec<f64>)>,
+    /// Residuals ρ_k = |c_k|₀ − |c_k| of the attitude norm pseudo-observations.
+    pub(crate) norm_residuals: Vec<f64>,
     /// M v_k for each frame vector (M the full operator).
     frame_mv: Vec<Vec<f64>>,
 }
 
 /// Where an observation's attitude and calibration unknowns are.
 #[derive(Clone, Copy)]
-struct Geo {
-    att: usize,
-    b: [f64; 4],
-    cal: usize,
+pub(crate) struct Geo {
+    pub(crate) att: usize,
+    pub(crate) b: [f64; 4],
+    pub(crate) cal: usize,
 }
 
 impl<'a> System<'a> {
@@ -136,6 +138,7 @@ impl<'a> System<'a> {
             tasks,
             frame: Vec::new(),
             frame_mv: Vec::new(),
+            norm_residuals: Vec::new(),
         };
 
         // Pass: source blocks and b_s (written per source), attitude band, calibration normal
@@ -247,6 +250,7 @@ impl<'a> System<'a> {
             let n = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt();
             let g = sys.att_dir[k];
             let rho = att_start_norms[k] - n;
+            sys.norm_residuals.push(rho);
             for r in 0..4 {
                 sys.b[att0 + 4 * k + r] += W_ATT_NORM * g[r] * rho;
                 for cc in 0..=r {
@@ -357,7 +361,7 @@ impl<'a> System<'a> {
         }
     }
 
-    fn sref(&self) -> SysRef<'_> {
+    pub(crate) fn sref(&self) -> SysRef<'_> {
         SysRef {
             obs: self.obs,
             design: self.design,
@@ -366,8 +370,17 @@ impl<'a> System<'a> {
         }
     }
 
+    /// out = N p without the frame terms.
+    pub fn apply_unconstrained(&self, p: &[f64], out: &mut [f64]) {
+        self.apply_inner(p, out, false)
+    }
+
     /// out = N p.
     pub fn apply(&self, p: &[f64], out: &mut [f64]) {
+        self.apply_inner(p, out, true)
+    }
+
+    fn apply_inner(&self, p: &[f64], out: &mut [f64], frame: bool) {
         let l = self.layout;
         let (p_src, p_rest) = p.split_at(l.att0());
         let (p_att, p_cal) = p_rest.split_at(l.n_att);
@@ -433,6 +446,9 @@ impl<'a> System<'a> {
         out_att.copy_from_slice(&acc_att);
         out_cal.copy_from_slice(&acc_cal);
         self.add_constraints(p_att, p_cal, out_att, out_cal);
+        if !frame {
+            return;
+        }
         for (w, v) in &self.frame {
             let s: f64 = v.iter().zip(p).map(|(a, b)| a * b).sum::<f64>() * w;
             out.iter_mut().zip(v).for_each(|(o, a)| *o += s * a);
@@ -570,7 +586,7 @@ impl<'a> System<'a> {
 }
 
 /// Read-only view used inside passes.
-struct SysRef<'a> {
+pub(crate) struct SysRef<'a> {
     obs: &'a ObservationSet,
     design: &'a Design,
     knots: UniformKnots,
@@ -598,7 +614,7 @@ impl SysRef<'_> {
     /// Calls f(a_src, a_q, a_cal, w, res, geo) for every design row (AL, then AC) of source i,
     /// with `a_cal` the calibration derivatives starting at `geo.cal`.
     #[inline]
-    fn for_each_row(
+    pub(crate) fn for_each_row(
         &self,
         i: usize,
         mut f: impl FnMut(&[f64; NS], &[f64; 4], &[f64], f64, f64, &Geo),
@@ -624,6 +640,44 @@ impl SysRef<'_> {
             let a_s = r.src.map(|v| v as f64);
             let a_q = r.q.map(|v| v as f64);
             f(&a_s, &a_q, &[r.cal as f64], r.w as f64, r.res as f64, &g);
+        }
+    }
+
+    /// As [`Self::for_each_row`] but for every row of source i, zero weights included, with
+    /// the row's global index: AL row l → l, AC row k → n_obs + k (LSQR's row order).
+    #[inline]
+    pub(crate) fn for_each_row_indexed(
+        &self,
+        i: usize,
+        mut f: impl FnMut(usize, &[f64; NS], &[f64; 4], &[f64], f64, f64, &Geo),
+    ) {
+        let n_al = self.cal.config.n_al();
+        let n_obs = self.obs.len();
+        for l in self.obs.source_offsets[i]..self.obs.source_offsets[i + 1] {
+            let r = &self.design.al[l];
+            let g = self.geo(l);
+            let a_s = r.src.map(|v| v as f64);
+            let a_q = r.q.map(|v| v as f64);
+            let a_c = r.cal.map(|v| v as f64);
+            f(l, &a_s, &a_q, &a_c[..n_al], r.w as f64, r.res as f64, &g);
+        }
+        let ac0 = self.design.ac_offsets[i];
+        for (k, r) in self.design.ac[ac0..self.design.ac_offsets[i + 1]]
+            .iter()
+            .enumerate()
+        {
+            let mut g = self.geo(r.obs as usize);
+            g.cal += n_al;
+            let a_s = r.src.map(|v| v as f64);
+            let a_q = r.q.map(|v| v as f64);
+            // AC measurements are not used without AC calibration (as in `for_each_row`)
+            let cal_v = [r.cal as f64];
+            let (w, a_c): (f64, &[f64]) = if self.cal.config.n_ac() == 0 {
+                (0.0, &[])
+            } else {
+                (r.w as f64, &cal_v)
+            };
+            f(n_obs + ac0 + k, &a_s, &a_q, a_c, w, r.res as f64, &g);
         }
     }
 }
@@ -652,7 +706,7 @@ fn identity() -> [f64; NS * NS] {
     m
 }
 
-fn add(a: &mut [f64], b: &[f64]) {
+pub(crate) fn add(a: &mut [f64], b: &[f64]) {
     a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
 }
 
@@ -683,7 +737,7 @@ fn split_by_obs(obs: &ObservationSet, n_tasks: usize) -> Vec<std::ops::Range<usi
 }
 
 /// Splits a per-source slice (`stride` values per source) along the task ranges.
-fn split_slices<'s, T>(
+pub(crate) fn split_slices<'s, T>(
     mut s: &'s mut [T],
     tasks: &[std::ops::Range<usize>],
     stride: usize,
