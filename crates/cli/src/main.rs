@@ -4,8 +4,10 @@
 //! `demo` does all of it in one go on the embedded default mission; `vsh` analyses a
 //! catalogue's proper-motion field.
 
+mod cmd_jasmine;
 mod cmd_vsh;
 mod config;
+mod covariance;
 mod plots;
 mod report;
 mod run;
@@ -34,9 +36,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Simulate a Gaia-like scanning mission with ground truth and write it as a data set.
+    /// Simulate a Gaia-like scanning mission (or, with --mission jasmine, a JASMINE-like pointed
+    /// survey) with ground truth and write it as a data set.
     Simulate(run::SimulateArgs),
-    /// Solve a data set: sources, attitude and calibration (block-iterative or conjugate gradients).
+    /// Solve a data set: sources, attitude and calibration (block-iterative or conjugate gradients);
+    /// for a JASMINE-like data set, the plate-by-plate and the global solutions (docs/jasmine.md).
     Solve(run::SolveArgs),
     /// Simulate the default small mission, solve it and report the accuracy against the truth.
     Demo(run::DemoArgs),

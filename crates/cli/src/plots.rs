@@ -141,3 +141,38 @@ pub fn parallax_vs_magnitude(path: &Path, sol: &[SourceResult], truth: &[Source]
     root.present()?;
     Ok(())
 }
+
+/// Eigenvalue spectrum of the reduced normal matrix (no constraints, no damping): the frame
+/// modes are the six values at the bottom.
+pub fn spectrum(path: &Path, ev: &[f64]) -> R {
+    font();
+    let root = BitMapBackend::new(path, (800, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let top = ev.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    let pts: Vec<(f64, f64)> = ev
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ((i + 1) as f64, (v.abs() / top).max(1e-20).log10()))
+        .collect();
+    let ymin = pts.iter().map(|p| p.1).fold(0.0, f64::min) - 0.5;
+    let mut c = ChartBuilder::on(&root)
+        .caption(
+            "Reduced normal matrix: eigenvalues / largest",
+            ("sans-serif", 20),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d((0.8f64..(ev.len() as f64 * 1.2)).log_scale(), ymin..0.5)?;
+    c.configure_mesh()
+        .x_desc("eigenvalue index (ascending)")
+        .y_desc("log10 |λ| / λmax")
+        .draw()?;
+    c.draw_series(
+        pts.iter()
+            .enumerate()
+            .map(|(i, &p)| Circle::new(p, 2, if i < 6 { RED.filled() } else { BLUE.filled() })),
+    )?;
+    root.present()?;
+    Ok(())
+}

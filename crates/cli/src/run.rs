@@ -19,6 +19,9 @@ type Res = Result<(), Box<dyn std::error::Error>>;
 
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
+    /// Mission family: gaia (scanning, default) or jasmine (pointed survey, docs/jasmine.md).
+    #[arg(long, value_enum, default_value_t = crate::cmd_jasmine::MissionArg::Gaia)]
+    pub mission: crate::cmd_jasmine::MissionArg,
     /// mission.toml with [mission] and [simulation] sections (all keys optional; defaults:
     /// the small Gaia-like mission, see docs/simulation.md).
     #[arg(long, value_name = "FILE")]
@@ -49,6 +52,11 @@ pub enum SolverArg {
     Bi,
     /// Conjugate gradients preconditioned by the block solves (Bombrun et al. 2012).
     Cg,
+    /// LSQR on the whole system with column scaling (Paige & Saunders 1982; Gaia AVU-GSR).
+    Lsqr,
+    /// Direct: reduced normal matrix by dense Cholesky, full covariance, eigenvalue spectrum
+    /// (JASMINE AJAS). Memory grows as the square of the attitude + calibration unknowns.
+    Direct,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -73,15 +81,34 @@ pub struct SolverOptions {
     /// Most outer (relinearisation) iterations.
     #[arg(long, default_value_t = 12)]
     pub max_outer: usize,
-    /// Most inner iterations per outer iteration.
-    #[arg(long, default_value_t = 400)]
-    pub max_inner: usize,
-    /// Relative residual at which an inner solve stops.
+    /// Most inner iterations per outer iteration [default: 400 for bi and cg, 20000 for lsqr].
+    #[arg(long)]
+    pub max_inner: Option<usize>,
+    /// Relative residual at which an inner solve stops (LSQR: its atol and btol).
     #[arg(long, default_value_t = 1e-6)]
     pub inner_tol: f64,
     /// No down-weighting of outliers (and no excess noise).
     #[arg(long)]
     pub no_robust: bool,
+    /// Fewest visibility periods (groups of observations more than 4 days apart) for a source
+    /// to be solved; Gaia DR2/DR3 use 6, which needs about a year of data.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub min_visibility_periods: usize,
+    /// Direct solver: keep the frame defect and solve by the pseudo-inverse (symmetric
+    /// eigendecomposition, the six smallest eigenvalues dropped) instead of Cholesky.
+    #[arg(long)]
+    pub pseudo_inverse: bool,
+    /// Direct solver: skip the full covariance (an n³ inversion of the reduced matrix).
+    #[arg(long)]
+    pub no_covariance: bool,
+    /// Direct solver: skip the eigenvalue spectrum of the reduced matrix.
+    #[arg(long)]
+    pub no_spectrum: bool,
+    /// Direct solver: CSV file with pairs of unknowns (columns `a`, `b`, each like
+    /// `source:SOURCE_ID:parallax`, `attitude:K` or `calibration:K`) whose covariance is
+    /// written to covariance_pairs.csv.
+    #[arg(long, value_name = "FILE")]
+    pub cov_pairs: Option<PathBuf>,
 }
 
 impl SolverOptions {
@@ -90,6 +117,8 @@ impl SolverOptions {
             method: match self.solver {
                 SolverArg::Bi => InnerMethod::Bi,
                 SolverArg::Cg => InnerMethod::Cg,
+                SolverArg::Lsqr => InnerMethod::Lsqr,
+                SolverArg::Direct => InnerMethod::Direct,
             },
             frame: match self.frame {
                 FrameArg::Gaia => FrameMode::Gaia,
@@ -97,9 +126,21 @@ impl SolverOptions {
             },
             outer_tol_uas: self.tol_uas,
             max_outer: self.max_outer,
-            max_inner: self.max_inner,
+            max_inner: self.max_inner.unwrap_or(match self.solver {
+                SolverArg::Lsqr => 20_000,
+                _ => 400,
+            }),
             inner_tol: self.inner_tol,
             robust: !self.no_robust,
+            lsqr: astrosolve_solve::lsqr::LsqrConfig {
+                atol: self.inner_tol,
+                btol: self.inner_tol,
+                ..Default::default()
+            },
+            keep_rank_defect: self.pseudo_inverse,
+            min_visibility_periods: self.min_visibility_periods,
+            covariance: !self.no_covariance,
+            spectrum: !self.no_spectrum,
             ..Default::default()
         }
     }
@@ -215,6 +256,9 @@ fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: boo
 }
 
 pub fn simulate(a: &SimulateArgs) -> Res {
+    if a.mission == crate::cmd_jasmine::MissionArg::Jasmine {
+        return crate::cmd_jasmine::simulate(a);
+    }
     let mut file: MissionFile = match &a.config {
         Some(p) => io::read_toml(p)?,
         None => MissionFile::default(),
@@ -243,11 +287,11 @@ pub fn simulate(a: &SimulateArgs) -> Res {
 }
 
 /// Everything a solve needs, from files or from a simulation.
-struct Problem {
-    mission: astrosolve_model::MissionConfig,
-    ds: Dataset,
-    truth: Option<Truth>,
-    refs: Vec<ReferencePosition>,
+pub(crate) struct Problem {
+    pub(crate) mission: astrosolve_model::MissionConfig,
+    pub(crate) ds: Dataset,
+    pub(crate) truth: Option<Truth>,
+    pub(crate) refs: Vec<ReferencePosition>,
 }
 
 fn model_of(p: &Problem) -> GaiaModel {
@@ -284,7 +328,24 @@ fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
     }
     let model = model_of(p);
     let pb = bar(cfg.max_outer as u64, "solve");
-    let sol = astrosolve_solve::solve(
+    if cfg.method == InnerMethod::Direct && !cfg.covariance && opts.cov_pairs.is_some() {
+        return Err("--cov-pairs needs the covariance; drop --no-covariance".into());
+    }
+    let pairs = match &opts.cov_pairs {
+        Some(f) if cfg.method == InnerMethod::Direct => Some(crate::covariance::read_pairs(f, p)?),
+        Some(_) => return Err("--cov-pairs needs --solver direct (the full covariance)".into()),
+        None => None,
+    };
+    if cfg.method == InnerMethod::Direct {
+        pb.suspend(|| {
+            println!(
+                "direct solver: {} reduced unknowns (attitude + calibration), dense matrix {:.2} GB",
+                p.ds.attitude.n_params() + p.ds.calibration.n_params(),
+                ((p.ds.attitude.n_params() + p.ds.calibration.n_params()) as f64).powi(2) * 8e-9
+            )
+        });
+    }
+    let sol = astrosolve_solve::try_solve(
         &model,
         &p.ds.observations,
         &p.ds.sources,
@@ -317,9 +378,14 @@ fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
                 });
             }
         },
-    );
+    )?;
     pb.finish_and_clear();
-    write_solution(p, &sol, out)
+    write_solution(p, &sol, out)?;
+    if let Some(pairs) = pairs {
+        crate::covariance::write_pairs(&out.join("covariance_pairs.csv"), &sol, p, &pairs)?;
+        println!("wrote {}/covariance_pairs.csv", out.display());
+    }
+    Ok(())
 }
 
 fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
@@ -384,6 +450,17 @@ fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
         serde_json::to_string_pretty(&report)?,
     )?;
     plots::convergence(&out.join("convergence.png"), &sol.report)?;
+    if let Some(ev) = &sol.spectrum {
+        crate::covariance::write_spectrum(&out.join("eigenvalues.csv"), ev)?;
+        plots::spectrum(&out.join("eigenvalues.png"), ev)?;
+    }
+    if sol.covariance.is_some() {
+        crate::covariance::write_source_covariance(
+            &out.join("source_covariance.csv"),
+            &sol.sources,
+            &p.ds.sources,
+        )?;
+    }
     if let Some(t) = &p.truth {
         plots::parallax_vs_magnitude(
             &out.join("parallax_vs_magnitude.png"),
@@ -475,6 +552,9 @@ fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
 }
 
 pub fn solve(a: &SolveArgs) -> Res {
+    if crate::cmd_jasmine::is_jasmine(&a.dir) {
+        return crate::cmd_jasmine::solve(a);
+    }
     prepare_out_dir(&a.out, &SOLUTION_FILES, a.force)?;
     let (ds, truth) = io::read_dataset_and_truth(&a.dir)?;
     let ref_path = a.dir.join(io::REFERENCE_FILE);

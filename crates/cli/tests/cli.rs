@@ -117,3 +117,117 @@ fn bad_configuration_names_file_and_key() {
         "{err}"
     );
 }
+
+/// `--solver direct` writes the spectrum, the per-source covariance and requested covariance
+/// pairs; `--solver lsqr` runs; a bad pairs file is reported with its line and column.
+#[test]
+fn direct_and_lsqr_solvers_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let st = astrosolve()
+        .args(["simulate", "--out", sim.to_str().unwrap()])
+        .args(["--n-sources", "600", "--days", "120", "--seed", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let ds = astrosolve_io::read_dataset(&sim).unwrap();
+    let (id0, id1) = (ds.sources[0].source_id, ds.sources[1].source_id);
+    let pairs = dir.path().join("pairs.csv");
+    std::fs::write(
+        &pairs,
+        format!("a,b\nsource:{id0}:parallax,source:{id0}:parallax\nsource:{id0}:ra,source:{id1}:ra\nattitude:5,calibration:3\n"),
+    )
+    .unwrap();
+    let sol = dir.path().join("direct");
+    let out = astrosolve()
+        .args([
+            "solve",
+            sim.to_str().unwrap(),
+            "--out",
+            sol.to_str().unwrap(),
+        ])
+        .args(["--solver", "direct", "--min-visibility-periods", "3"])
+        .args(["--cov-pairs", pairs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sol.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["solver"], "direct");
+    let ev = std::fs::read_to_string(sol.join("eigenvalues.csv")).unwrap();
+    assert_eq!(
+        ev.lines().count() - 1,
+        report["reduced_unknowns"].as_u64().unwrap() as usize
+    );
+    let small = report["smallest_eigenvalues_relative"].as_array().unwrap();
+    assert_eq!(small.len(), 7);
+    assert!(report["block_underestimation"][2].as_f64().unwrap() >= 1.0);
+    let cp = std::fs::read_to_string(sol.join("covariance_pairs.csv")).unwrap();
+    let rows: Vec<&str> = cp.lines().collect();
+    assert_eq!(rows.len(), 4, "{cp}");
+    // a variance is positive and its correlation with itself is one
+    let f: Vec<&str> = rows[1].split(',').collect();
+    assert!(f[2].parse::<f64>().unwrap() > 0.0);
+    assert!((f[4].parse::<f64>().unwrap() - 1.0).abs() < 1e-9);
+    assert!(sol.join("source_covariance.csv").exists() && sol.join("eigenvalues.png").exists());
+
+    // a malformed pairs file: line and column named, nothing solved
+    std::fs::write(
+        &pairs,
+        "a,b\nsource:{id0}:parallax,source:999999999999:pmra\n",
+    )
+    .unwrap();
+    let bad = astrosolve()
+        .args([
+            "solve",
+            sim.to_str().unwrap(),
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ])
+        .args(["--solver", "direct", "--min-visibility-periods", "3"])
+        .args(["--cov-pairs", pairs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("column `a`"),
+        "{err}"
+    );
+
+    let lsq = dir.path().join("lsqr");
+    let out = astrosolve()
+        .args([
+            "solve",
+            sim.to_str().unwrap(),
+            "--out",
+            lsq.to_str().unwrap(),
+        ])
+        .args([
+            "--solver",
+            "lsqr",
+            "--min-visibility-periods",
+            "3",
+            "--max-outer",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lsq.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["solver"], "lsqr");
+    assert!(report["lsqr_sigma_over_block"][2].as_f64().unwrap() > 0.0);
+}

@@ -160,7 +160,7 @@ pub fn try_solve(
     let mut design_bytes = 0usize;
     let mut frame_sigma = ([f64::NAN; 3], [f64::NAN; 3]);
     let mut lsqr_var: Option<Vec<f64>> = None;
-    let mut frame_cov: Option<([[f64; 3]; 3], [[f64; 3]; 3])> = None;
+    let mut frame_cov: Option<FrameCov> = None;
     let mut reduced_unknowns = None;
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();
@@ -471,6 +471,8 @@ fn gaia_frame(
 
 /// ε, ω and their formal covariances (rad², rad²/yr²).
 type FrameFit = ([f64; 3], [f64; 3], [[f64; 3]; 3], [[f64; 3]; 3]);
+/// Covariances of ε and ω.
+type FrameCov = ([[f64; 3]; 3], [[f64; 3]; 3]);
 
 /// Adds the uncertainty of the frame fix (orientation to α*, δ; spin to μα*, μδ) to a source
 /// covariance: Δα* = θ·q, Δδ = −θ·p.
