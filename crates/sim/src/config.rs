@@ -78,7 +78,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             seed: 1,
-            n_sources: 4000,
+            n_sources: 5000,
             sky: SkyModel::Uniform,
             qso_fraction: 0.05,
             g_min: 9.0,
