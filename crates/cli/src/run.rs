@@ -339,7 +339,8 @@ fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
     if cfg.method == InnerMethod::Direct {
         pb.suspend(|| {
             println!(
-                "direct solver: {} reduced unknowns (attitude + calibration), dense matrix {:.2} GB",
+                "direct solver: {} reduced unknowns (attitude + calibration), dense matrix {:.2} GB \
+(at the end: full covariance, skip with --no-covariance; eigenvalue spectrum, skip with --no-spectrum)",
                 p.ds.attitude.n_params() + p.ds.calibration.n_params(),
                 ((p.ds.attitude.n_params() + p.ds.calibration.n_params()) as f64).powi(2) * 8e-9
             )

@@ -25,7 +25,8 @@ pub enum InnerMethod {
     Bi,
     /// Conjugate gradients preconditioned by the block solves (Bombrun et al. 2012).
     Cg,
-    /// LSQR on the whole system with column scaling (Gaia AVU-GSR).
+    /// LSQR on the whole system (Gaia AVU-GSR), preconditioned by column scaling or by the
+    /// source blocks (`LsqrConfig::preconditioner`).
     Lsqr,
     /// Reduced normal equations solved densely, full covariance (JASMINE AJAS).
     Direct,
