@@ -12,8 +12,8 @@
 use astrosolve_model::units::UAS;
 use astrosolve_model::MissionConfig;
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
-use astrosolve_solve::design::{Design, NS};
-use astrosolve_solve::frame::{null_vectors, position_difference};
+use astrosolve_solve::design::NS;
+use astrosolve_solve::frame::position_difference;
 use astrosolve_solve::lsqr::{lsqr, LsqrConfig};
 use astrosolve_solve::rows::Rows;
 use astrosolve_solve::system::System;
@@ -241,16 +241,7 @@ fn export(s: &Simulation, cfg: &SolverConfig, dir: &std::path::Path) {
     let model = s.model();
     let params: Vec<_> = s.start_sources.iter().map(|x| x.params).collect();
     let (att, cal) = (&s.start_attitude, &s.start_calibration);
-    let ones = vec![1.0; s.observations.len()];
-    let mut design = Design::build(&model, &s.observations, &params, att, cal, &ones, &ones);
-    robust::reweight(
-        &mut design,
-        &s.observations,
-        false,
-        &cfg.robust_config,
-        cfg.min_obs,
-        cfg.min_visibility_periods,
-    );
+    let (design, _) = solve::linearise(&model, &s.observations, &params, att, cal, cfg, false);
     let norms = astrosolve_solve::system::coefficient_norms(att);
     let mut sys = System::assemble(
         &s.observations,
@@ -261,10 +252,7 @@ fn export(s: &Simulation, cfg: &SolverConfig, dir: &std::path::Path) {
         &model.instrument,
         cfg.min_obs,
     );
-    let mut vecs = null_vectors(&params, &sys.active, att);
-    let n = sys.layout.len();
-    vecs.iter_mut().for_each(|v| v.resize(n, 0.0));
-    sys.set_frame_vectors(vecs);
+    sys.constrain_frame(&params, att);
     let rows = Rows::new(&sys);
     let dinv: Vec<f64> = rows
         .column_sq_norms()

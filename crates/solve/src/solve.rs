@@ -106,6 +106,31 @@ pub enum Progress<'a> {
     Outer(&'a OuterRecord),
 }
 
+/// Design equations at the given parameters, weighted as an outer iteration weights them:
+/// 1/σ², robust factors from the residuals when `robust_now`, unsolvable sources dropped.
+#[allow(clippy::too_many_arguments)]
+pub fn linearise(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    params: &[SourceParams],
+    att: &BSplineAttitude,
+    cal: &Calibration,
+    cfg: &SolverConfig,
+    robust_now: bool,
+) -> (Design, Vec<robust::SourceWeights>) {
+    let ones = vec![1.0; obs.len()];
+    let mut design = Design::build(model, obs, params, att, cal, &ones, &ones);
+    let weights = robust::reweight(
+        &mut design,
+        obs,
+        robust_now,
+        &cfg.robust_config,
+        cfg.min_obs,
+        cfg.min_visibility_periods,
+    );
+    (design, weights)
+}
+
 /// Runs the global solution from the starting values; panics where [`try_solve`] fails.
 #[allow(clippy::too_many_arguments)]
 pub fn solve(
@@ -153,7 +178,6 @@ pub fn try_solve(
     let mut cal = start_calibration.clone();
     let norms = crate::system::coefficient_norms(&att);
     let inst = model.instrument.clone();
-    let ones: Vec<f64> = vec![1.0; obs.len()];
 
     let mut history: Vec<OuterRecord> = Vec::new();
     let mut converged = false;
@@ -166,26 +190,15 @@ pub fn try_solve(
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && outer >= 1;
-        let mut design = Design::build(model, obs, &params, &att, &cal, &ones, &ones);
+        let (design, weights) = linearise(model, obs, &params, &att, &cal, cfg, robust_now);
         design_bytes = design.bytes();
-        let weights = robust::reweight(
-            &mut design,
-            obs,
-            robust_now,
-            &cfg.robust_config,
-            cfg.min_obs,
-            cfg.min_visibility_periods,
-        );
         let n_rejected: usize = weights
             .iter()
             .filter(|w| w.solved)
             .map(|w| w.n_bad_al as usize)
             .sum();
         let mut sys = System::assemble(obs, &design, &att, &norms, &cal, &inst, cfg.min_obs);
-        let mut vecs = frame::null_vectors(&params, &sys.active, &att);
-        let n_all = sys.layout.len();
-        vecs.iter_mut().for_each(|v| v.resize(n_all, 0.0));
-        sys.set_frame_vectors(vecs);
+        sys.constrain_frame(&params, &att);
         let mut cb = |it: usize, r: f64| {
             progress(Progress::Inner {
                 outer,
@@ -301,20 +314,9 @@ pub fn try_solve(
     let mut spectrum = None;
     let mut smallest = None;
     if cfg.method == InnerMethod::Direct && (cfg.covariance || cfg.spectrum) {
-        let mut design = Design::build(model, obs, &params, &att, &cal, &ones, &ones);
-        robust::reweight(
-            &mut design,
-            obs,
-            cfg.robust,
-            &cfg.robust_config,
-            cfg.min_obs,
-            cfg.min_visibility_periods,
-        );
+        let (design, _) = linearise(model, obs, &params, &att, &cal, cfg, cfg.robust);
         let mut sys = System::assemble(obs, &design, &att, &norms, &cal, &inst, cfg.min_obs);
-        let mut vecs = frame::null_vectors(&params, &sys.active, &att);
-        let n_all = sys.layout.len();
-        vecs.iter_mut().for_each(|v| v.resize(n_all, 0.0));
-        sys.set_frame_vectors(vecs);
+        sys.constrain_frame(&params, &att);
         if cfg.spectrum {
             let ev = Reduced::assemble(&sys, false).spectrum()?;
             let top = ev.last().copied().unwrap_or(1.0);

@@ -314,6 +314,19 @@ impl<'a> System<'a> {
         sys
     }
 
+    /// Constrains the update by the six frame vectors of the current sources and attitude
+    /// (orientation and spin, [`crate::frame::null_vectors`]), as every outer iteration does.
+    pub fn constrain_frame(
+        &mut self,
+        params: &[astrosolve_model::SourceParams],
+        att: &BSplineAttitude,
+    ) {
+        let mut vecs = crate::frame::null_vectors(params, &self.active, att);
+        let n = self.layout.len();
+        vecs.iter_mut().for_each(|v| v.resize(n, 0.0));
+        self.set_frame_vectors(vecs);
+    }
+
     /// Adds the frame vectors (full-length, in the unknown space) as constraints on the
     /// update, each weighted by 1/(vᵀK⁻¹v) so it is as stiff as the preconditioned system.
     pub fn set_frame_vectors(&mut self, vectors: Vec<Vec<f64>>) {

@@ -7,7 +7,7 @@ use astrosolve_model::quat;
 use astrosolve_model::units::UAS;
 use astrosolve_model::MissionConfig;
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
-use astrosolve_solve::design::{Design, NS, W_SCALE};
+use astrosolve_solve::design::{NS, W_SCALE};
 use astrosolve_solve::direct::Reduced;
 use astrosolve_solve::frame::null_vectors;
 use astrosolve_solve::lsqr::{lsqr, LsqrConfig};
@@ -54,16 +54,14 @@ fn with_linear_system_at<R>(s: &Simulation, at_truth: bool, f: impl FnOnce(&Syst
     };
     let params: Vec<_> = sources.iter().map(|x| x.params).collect();
     // weights as the outer loop's first iteration sets them (1/σ², unsolvable sources dropped)
-    let ones = vec![1.0; s.observations.len()];
-    let mut design = Design::build(&model, &s.observations, &params, att, cal, &ones, &ones);
-    let cfg = solver_config();
-    astrosolve_solve::robust::reweight(
-        &mut design,
+    let (design, _) = solve::linearise(
+        &model,
         &s.observations,
+        &params,
+        att,
+        cal,
+        &solver_config(),
         false,
-        &cfg.robust_config,
-        cfg.min_obs,
-        cfg.min_visibility_periods,
     );
     let norms = astrosolve_solve::system::coefficient_norms(att);
     let mut sys = System::assemble(
@@ -75,10 +73,7 @@ fn with_linear_system_at<R>(s: &Simulation, at_truth: bool, f: impl FnOnce(&Syst
         &model.instrument,
         10,
     );
-    let mut vecs = null_vectors(&params, &sys.active, att);
-    let n = sys.layout.len();
-    vecs.iter_mut().for_each(|v| v.resize(n, 0.0));
-    sys.set_frame_vectors(vecs);
+    sys.constrain_frame(&params, att);
     f(&sys)
 }
 
