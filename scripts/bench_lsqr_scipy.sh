@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # LSQR benchmark against SciPy: exports one linearised, column-scaled system of a simulated
-# mission in Matrix Market format (crates/solve/benches/solvers.rs with SOLVERS_BENCH_EXPORT),
+# mission in Matrix Market format (crates/scanning/benches/lsqr_export.rs),
 # runs astrosolve's LSQR and scipy.sparse.linalg.lsqr on it to the same tolerances (the
 # iterates themselves depend on rounding in this ill-conditioned system), and prints the
 # agreement of the converged solutions and the ratio of the times per iteration.
 # SciPy comes from PyPI, installed into a virtual environment under target/ where missing.
 #
-# Environment: SOLVERS_BENCH_SOURCES (default 1000), SOLVERS_BENCH_DAYS (365.25), SOLVERS_BENCH_SPIN (30),
-# SOLVERS_BENCH_LSQR_TOL (1e-10), PYTHON (python3), CARGO_TARGET_DIR.
+# Environment: LSQR_BENCH_SOURCES (default 3000), LSQR_BENCH_TOL (1e-10), PYTHON (python3),
+# CARGO_TARGET_DIR.
 # Output: target/bench/lsqr_scipy.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +19,7 @@ DUMP=$BENCH_DIR/lsqr_system
 mkdir -p "$DUMP"
 
 echo "== export and astrosolve LSQR"
-SOLVERS_BENCH_SOURCES=${SOLVERS_BENCH_SOURCES:-1000} SOLVERS_BENCH_EXPORT=$DUMP \
-    cargo bench -p astrosolve-solve --bench solvers
+LSQR_BENCH_OUT=$DUMP cargo bench -p astrosolve-scanning --bench lsqr_export
 
 echo
 echo "== scipy.sparse.linalg.lsqr"

@@ -2,12 +2,11 @@
 //! source, and covariances between any pairs of unknowns asked for.
 #![allow(clippy::needless_range_loop)] // index loops over parallel arrays mirror the formulas
 
-use crate::run::Problem;
+use crate::scanning::Problem;
+use astrosolve_core::W_SCALE;
 use astrosolve_model::source::Source;
 use astrosolve_model::units::MAS;
-use astrosolve_solve::design::{NS, W_SCALE};
-use astrosolve_solve::solution::SourceResult;
-use astrosolve_solve::Solution;
+use astrosolve_scanning::{Solution, SourceResult, NS};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -194,11 +193,11 @@ pub fn write_source_covariance(path: &Path, res: &[SourceResult], sources: &[Sou
         let mut row = vec![s.source_id.to_string()];
         for a in 0..NS {
             for b in a..NS {
-                row.push(format!("{:.9e}", r.cov[a * NS + b] * m2));
+                row.push(format!("{:.9e}", r.cov[a][b] * m2));
             }
         }
         for k in 0..NS {
-            let v = r.cov_block.map(|c| c[k * NS + k]).unwrap_or(f64::NAN);
+            let v = r.cov_block.map(|c| c[k][k]).unwrap_or(f64::NAN);
             row.push(format!("{:.6e}", v.sqrt() / MAS));
         }
         writeln!(f, "{}", row.join(","))?;

@@ -4,13 +4,15 @@
 //! `demo` does all of it in one go on the embedded default mission; `vsh` analyses a
 //! catalogue's proper-motion field.
 
-mod cmd_jasmine;
+mod args;
 mod cmd_vsh;
 mod config;
 mod covariance;
 mod plots;
+mod pointed;
+mod progress;
 mod report;
-mod run;
+mod scanning;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,12 +40,12 @@ struct Cli {
 enum Command {
     /// Simulate a Gaia-like scanning mission (or, with --mission jasmine, a JASMINE-like pointed
     /// survey) with ground truth and write it as a data set.
-    Simulate(run::SimulateArgs),
+    Simulate(args::SimulateArgs),
     /// Solve a data set: sources, attitude and calibration (block-iterative or conjugate gradients);
     /// for a JASMINE-like data set, the plate-by-plate and the global solutions (docs/jasmine.md).
-    Solve(run::SolveArgs),
+    Solve(args::SolveArgs),
     /// Simulate the default small mission, solve it and report the accuracy against the truth.
-    Demo(run::DemoArgs),
+    Demo(args::DemoArgs),
     /// Vector spherical harmonics analysis of a catalogue's proper-motion field.
     Vsh(cmd_vsh::VshArgs),
 }
@@ -57,9 +59,18 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result: Result<(), Box<dyn std::error::Error>> = match &cli.command {
-        Command::Simulate(a) => run::simulate(a),
-        Command::Solve(a) => run::solve(a),
-        Command::Demo(a) => run::demo(a),
+        Command::Simulate(a) => match a.mission {
+            args::MissionArg::Gaia => scanning::simulate(a),
+            args::MissionArg::Jasmine => pointed::simulate(a),
+        },
+        Command::Solve(a) => {
+            if astrosolve_io::is_pointed_dataset(&a.dir) {
+                pointed::solve(a)
+            } else {
+                scanning::solve(a)
+            }
+        }
+        Command::Demo(a) => scanning::demo(a),
         Command::Vsh(a) => cmd_vsh::run(a),
     };
     if let Err(e) = result {

@@ -1,8 +1,9 @@
 //! PNG plots with plotters and an embedded font (no system font libraries).
 
+use astrosolve_core::SolveReport;
 use astrosolve_model::source::Source;
 use astrosolve_model::units::UAS;
-use astrosolve_solve::solution::{SolveReport, SourceResult};
+use astrosolve_scanning::SourceResult;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use std::path::Path;

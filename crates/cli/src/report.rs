@@ -1,7 +1,7 @@
 //! report.json: what a solve did and, where truth is known, how close it came.
 
-use astrosolve_solve::solution::SolveReport;
-use astrosolve_solve::truth::TruthComparison;
+use astrosolve_core::SolveReport;
+use astrosolve_scanning::truth::TruthComparison;
 use serde::Serialize;
 
 /// The solver's own record (solver, convergence, iterations, counts, timing, history) with,
@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Report<'a> {
     #[serde(flatten)]
     pub solve: &'a SolveReport,
+    /// How the frame defect was fixed (gaia, min-norm).
+    pub frame_mode: &'a str,
     /// Comparison with the simulated truth (sources with at least 20 good observations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth: Option<TruthReport<'a>>,
@@ -27,7 +29,15 @@ pub struct TruthReport<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub fn new(solve: &'a SolveReport, truth: Option<TruthReport<'a>>) -> Self {
-        Report { solve, truth }
+    pub fn new(
+        solve: &'a SolveReport,
+        frame_mode: &'a str,
+        truth: Option<TruthReport<'a>>,
+    ) -> Self {
+        Report {
+            solve,
+            frame_mode,
+            truth,
+        }
     }
 }

@@ -165,7 +165,7 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
     let ev = std::fs::read_to_string(sol.join("eigenvalues.csv")).unwrap();
     assert_eq!(
         ev.lines().count() - 1,
-        report["reduced_unknowns"].as_u64().unwrap() as usize
+        report["n_global_unknowns"].as_u64().unwrap() as usize
     );
     let small = report["smallest_eigenvalues_relative"].as_array().unwrap();
     assert_eq!(small.len(), 7);

@@ -1,7 +1,7 @@
 //! Comparison of solutions with the simulated truth: errors, formal errors, normalised
 //! errors per parameter, and precision against magnitude.
 
-use crate::system::param_diff;
+use crate::problem::param_diff;
 use crate::SourceSolution;
 use astrosolve_model::pointed::N_SRC;
 use astrosolve_model::units::UAS;

@@ -10,28 +10,27 @@
 //!   per source to its epoch positions;
 //! - [`global::solve_global`], the self-calibrated global solution: one distortion per
 //!   calibration unit shared by all its exposures, tied together by every star seen at
-//!   different places of the focal plane; block-iterative ([`global::InnerSolver::Si`],
-//!   CG-accelerated [`global::InnerSolver::Cg`]) or direct ([`direct`], full covariance).
+//!   different places of the focal plane; the instrument is a thin layer ([`problem`], [`row`])
+//!   over the astrosolve core, which solves it by any of its methods (simple iteration, PCG,
+//!   LSQR, direct with the full covariance) with robust weighting.
 //!
 //! [`compare`] measures both against the simulated truth.
 
 pub mod compare;
-pub mod direct;
 pub mod global;
 pub mod plate;
+pub mod problem;
 pub mod report;
-pub mod system;
+pub mod row;
 
-use astrosolve_model::pointed::{Distortion, Exposure, PointedModel, PointedObs, RefStar, N_SRC};
+use astrosolve_model::pointed::{Exposure, PointedModel, PointedObs, RefStar, N_SRC};
 use serde::{Deserialize, Serialize};
 
 pub use compare::{by_magnitude, compare, Comparison, MagBin, ParamStats};
-pub use global::{
-    direct_polish, solve_global, GlobalConfig, GlobalProgress, GlobalSolution, InnerSolver,
-};
+pub use global::{solve_global, GlobalReport, GlobalSolution};
 pub use plate::{solve_plates, PlateConfig, PlateSolution};
+pub use problem::{param_diff, GlobalProblem, State};
 pub use report::{trade_off, PointedReport, TradeOff};
-pub use system::State;
 
 /// Solution of one source: parameters (α, δ, ϖ, μα*, μδ; rad, rad/yr), formal covariance
 /// of (α*, δ, ϖ, μα*, μδ), number of images used.
@@ -41,6 +40,8 @@ pub struct SourceSolution {
     pub cov: [[f64; N_SRC]; N_SRC],
     pub n_obs: usize,
     pub solved: bool,
+    /// Field angles down-weighted as outliers (global solution; 0 for plates).
+    pub n_outliers: usize,
 }
 
 impl SourceSolution {
@@ -149,15 +150,6 @@ impl Problem {
             refs,
             n_units,
         })
-    }
-
-    /// Starting point: starting catalogue, nominal attitude, zero distortion.
-    pub fn start_state(&self) -> State {
-        State {
-            sources: self.start_sources.clone(),
-            attitude: self.exposures.iter().map(|e| e.attitude).collect(),
-            distortion: Distortion::zeros(self.model.order, self.n_units),
-        }
     }
 
     /// Flags of the reference stars.

@@ -14,7 +14,7 @@
 //! that image) — the plate error enters each epoch, independently from exposure to exposure.
 //! The 5-parameter fit then uses the plate attitude as known (Gauss–Newton, 4 iterations).
 
-use crate::system::param_diff;
+use crate::problem::param_diff;
 use crate::{Problem, SourceSolution};
 use astrosolve_model::linalg::{cholesky_factor, cholesky_inverse, cholesky_solve_factored};
 use astrosolve_model::pointed::{
@@ -378,6 +378,7 @@ fn fit_source(
         cov: [[f64::NAN; N_SRC]; N_SRC],
         n_obs: eps.len(),
         solved: false,
+        n_outliers: 0,
     };
     // the same selection as the global solution, and at least 3 epochs for 5 unknowns
     if !p.active[s] || eps.len() < 3 {
@@ -439,5 +440,6 @@ fn fit_source(
         cov: std::array::from_fn(|a| std::array::from_fn(|c| inv[a * N_SRC + c])),
         n_obs: eps.len(),
         solved: true,
+        n_outliers: 0,
     }
 }

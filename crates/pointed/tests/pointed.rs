@@ -3,6 +3,7 @@
 //! Sizes: the trade-off and consistency tests use the default simulation (2000 stars, 288
 //! exposures, ≈2.2 × 10⁵ images); the others use smaller problems to keep the suite short.
 
+use astrosolve_core::{Method, SolverConfig};
 use astrosolve_model::pointed::PointedMission;
 use astrosolve_model::units::UAS;
 use astrosolve_pointed::compare::{errors_uas, PARAM_NAMES};
@@ -33,17 +34,15 @@ fn small() -> JasmineSimConfig {
     }
 }
 
-fn global(p: &Problem, solver: InnerSolver) -> GlobalSolution {
+fn global(p: &Problem, method: Method) -> GlobalSolution {
     solve_global(
         p,
-        &GlobalConfig {
-            solver,
-            outer_tol_uas: 1e-3,
-            inner_tol: 1e-11,
-            max_inner: 20_000,
-            ..Default::default()
+        None,
+        &SolverConfig {
+            method,
+            ..SolverConfig::pointed()
         },
-        &mut |_| {},
+        &mut |_| true,
     )
     .unwrap()
 }
@@ -65,8 +64,8 @@ fn noiseless_data_are_recovered_by_both_approaches() {
     };
     let sim = simulate(&cfg);
     let p = problem(&sim);
-    let g = global(&p, InnerSolver::Cg);
-    assert!(g.report.converged);
+    let g = global(&p, Method::Cg);
+    assert!(g.report.solve.converged);
     let n = g.sources.iter().filter(|s| s.solved).count();
     assert!(n > 500, "{n} sources solved");
     let e = max_error_uas(&g.sources, &sim.truth_sources);
@@ -93,8 +92,8 @@ fn default_simulation_trade_off() {
     let sim = simulate(&JasmineSimConfig::default());
     let p = problem(&sim);
     let pl = solve_plates(&p, &PlateConfig::default(), &|_| {}).unwrap();
-    let g = global(&p, InnerSolver::Cg);
-    assert!(g.report.converged);
+    let g = global(&p, Method::Cg);
+    assert!(g.report.solve.converged);
     let t = trade_off(
         &pl.sources,
         &g.sources,
@@ -152,26 +151,26 @@ const ROBUST_IMPROVEMENT_MIN: f64 = 1.3;
 fn block_iterative_and_direct_solutions_agree() {
     let sim = simulate(&small());
     let p = problem(&sim);
-    let d = global(&p, InnerSolver::Direct);
-    for solver in [InnerSolver::Cg, InnerSolver::Si] {
+    let d = global(&p, Method::Direct);
+    for solver in [Method::Cg, Method::Bi] {
         let b = global(&p, solver);
-        assert!(b.report.converged && d.report.converged);
+        assert!(b.report.solve.converged && d.report.solve.converged);
         let mut m = 0.0f64;
         for (x, y) in b.sources.iter().zip(&d.sources) {
             if x.solved {
-                let diff = astrosolve_pointed::system::param_diff(&x.params, &y.params);
+                let diff = astrosolve_pointed::param_diff(&x.params, &y.params);
                 m = diff.iter().fold(m, |a, v| a.max(v.abs() / UAS));
             }
         }
         println!(
             "{solver:?} vs direct: {m:.2e} µas, {} inner iterations",
-            b.report.inner_iterations
+            b.report.solve.inner_iterations
         );
         assert!(m < 0.01, "{solver:?} vs direct: largest difference {m} µas");
     }
     // the full covariance includes the attitude and calibration errors: never below the
     // source-block formal errors
-    let b = global(&p, InnerSolver::Cg);
+    let b = global(&p, Method::Cg);
     for (x, y) in b.sources.iter().zip(&d.sources).filter(|(x, _)| x.solved) {
         for k in 0..5 {
             assert!(
@@ -198,7 +197,15 @@ fn mismodelled_calibration_biases_the_global_solution() {
     // same stars, exposures and noise: only the drift differs
     assert_eq!(s0.observations.len(), s1.observations.len());
     let (p0, p1) = (problem(&s0), problem(&s1));
-    let (g0, g1) = (global(&p0, InnerSolver::Cg), global(&p1, InnerSolver::Cg));
+    // without excess noise: an estimated excess noise would absorb part of the drift into the
+    // formal errors (with it, measured: normalised RMS 0.98–1.03 → 1.04–1.12), which is AGIS's
+    // diagnostic, not the bias this test is about
+    let no_excess = |p: &Problem| {
+        let mut cfg = SolverConfig::pointed();
+        cfg.robust_config.excess_noise = false;
+        solve_global(p, None, &cfg, &mut |_| true).unwrap()
+    };
+    let (g0, g1) = (no_excess(&p0), no_excess(&p1));
     let (a0, a1) = (
         solve_plates(&p0, &PlateConfig::default(), &|_| {}).unwrap(),
         solve_plates(&p1, &PlateConfig::default(), &|_| {}).unwrap(),
@@ -213,7 +220,7 @@ fn mismodelled_calibration_biases_the_global_solution() {
             if is_ref[i] || !x[i].solved || !y[i].solved {
                 continue;
             }
-            let d = astrosolve_pointed::system::param_diff(&y[i].params, &x[i].params);
+            let d = astrosolve_pointed::param_diff(&y[i].params, &x[i].params);
             for k in 0..5 {
                 s[k] += (d[k] / x[i].sigma(k)).powi(2);
             }
@@ -292,18 +299,20 @@ fn undetermined_unknowns_are_reported() {
         sim.reference.clone(),
     )
     .unwrap();
-    for solver in [InnerSolver::Cg, InnerSolver::Direct] {
+    for method in [Method::Cg, Method::Direct] {
         let e = solve_global(
             &p,
-            &GlobalConfig {
-                solver,
-                ..Default::default()
+            None,
+            &SolverConfig {
+                method,
+                ..SolverConfig::pointed()
             },
-            &mut |_| {},
+            &mut |_| true,
         )
         .err()
-        .expect("an error");
-        assert!(e.contains("exposure 2"), "{solver:?}: {e}");
+        .expect("an error")
+        .to_string();
+        assert!(e.contains("exposure 2"), "{method:?}: {e}");
     }
     // bad reference uncertainties are refused up front
     let mut refs = sim.reference.clone();

@@ -1,0 +1,51 @@
+//! Progress bars of the long commands, one style for all.
+
+use astrosolve_core::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar of `len` steps labelled `what`.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what:<10} [{{bar:30}}] {{pos}}/{{len}} {{msg}} ({{elapsed}})"
+        ))
+        .expect("progress template")
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+/// The solver's progress on `pb`: inner iterations in the message, one line per outer
+/// iteration. Returns true (go on).
+pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
+    move |ev| {
+        match ev {
+            Progress::Inner {
+                outer,
+                iteration,
+                residual,
+            } => pb.set_message(format!(
+                "outer {} inner {iteration} residual {residual:.1e}",
+                outer + 1
+            )),
+            Progress::Outer(r) => {
+                pb.set_position(r.iteration as u64);
+                pb.suspend(|| {
+                    println!(
+                        "  outer {:>2}: {:>4} inner iterations, largest update {:.3} µas (sources {:.3}, attitude {:.3}, calibration {:.3}), {} outliers, {:.1} s",
+                        r.iteration,
+                        r.inner_iterations,
+                        r.max_update_uas,
+                        r.max_update_parts_uas[0],
+                        r.max_update_parts_uas[1],
+                        r.max_update_parts_uas[2],
+                        r.n_outliers,
+                        r.wall_seconds
+                    )
+                });
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,91 @@
+//! Preconditioned conjugate gradients on N Δx = b (Bombrun, Lindegren et al. 2012, A&A 538,
+//! A77, algorithm 2), with the block-Jacobi preconditioner K = blockdiag(N_ss, K_g) of
+//! [`System::precondition`]:
+//!
+//!   r₀ = b, z₀ = K⁻¹r₀, p₀ = z₀;  α_k = r_kᵀz_k / p_kᵀN p_k,  x_{k+1} = x_k + α_k p_k,
+//!   r_{k+1} = r_k − α_k N p_k,  z_{k+1} = K⁻¹ r_{k+1},  β_k = r_{k+1}ᵀz_{k+1} / r_kᵀz_k,
+//!   p_{k+1} = z_{k+1} + β_k p_k.
+//!
+//! Stops when the preconditioned residual norm √(rᵀK⁻¹r) has fallen below `tol` times that
+//! of b — the criterion of the simple iteration too ([`crate::gauss_seidel`]).
+
+use crate::chunks::dot;
+use crate::design::DesignRow;
+use crate::system::{System, Workspace};
+use serde::{Deserialize, Serialize};
+
+/// Outcome of an iterative inner solve.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct InnerReport {
+    pub iterations: usize,
+    /// Relative preconditioned residual at each check.
+    pub history: Vec<f64>,
+    pub converged: bool,
+}
+
+/// Largest |z_i| (exact, so deterministic in parallel).
+pub fn max_abs(z: &[f64]) -> f64 {
+    use rayon::prelude::*;
+    z.par_iter().map(|v| v.abs()).reduce(|| 0.0, f64::max)
+}
+
+/// Preconditioned conjugate gradients from Δx = 0. `on_iter(k, relative residual)` is called
+/// after every iteration; returning false stops the solve (interrupt).
+pub fn pcg<const NS: usize, R: DesignRow<NS>>(
+    sys: &System<NS, R>,
+    ws: &mut Workspace,
+    tol: f64,
+    step_tol: f64,
+    max_iter: usize,
+    on_iter: &mut dyn FnMut(usize, f64) -> bool,
+) -> (Vec<f64>, InnerReport) {
+    let n = sys.n();
+    let mut x = vec![0.0; n];
+    let mut r = sys.b.clone();
+    let mut z = vec![0.0; n];
+    sys.precondition(&r, &mut z);
+    let mut p = z.clone();
+    let mut rz = dot(&r, &z);
+    let rz0 = rz;
+    let mut q = vec![0.0; n];
+    let mut rep = InnerReport::default();
+    if rz0 <= 0.0 || !rz0.is_finite() {
+        rep.converged = rz0 == 0.0;
+        return (x, rep);
+    }
+    for it in 1..=max_iter {
+        sys.apply(&p, &mut q, ws);
+        let pq = dot(&p, &q);
+        if pq <= 0.0 || !pq.is_finite() {
+            break;
+        }
+        let alpha = rz / pq;
+        use rayon::prelude::*;
+        x.par_iter_mut()
+            .zip(r.par_iter_mut())
+            .zip(p.par_iter().zip(&q))
+            .for_each(|((xi, ri), (pi, qi))| {
+                *xi += alpha * pi;
+                *ri -= alpha * qi;
+            });
+        sys.precondition(&r, &mut z);
+        let rz_new = dot(&r, &z);
+        let rel = (rz_new.max(0.0) / rz0).sqrt();
+        rep.iterations = it;
+        rep.history.push(rel);
+        let go_on = on_iter(it, rel);
+        if rel < tol || max_abs(&z) < step_tol {
+            rep.converged = true;
+            break;
+        }
+        if !go_on {
+            break;
+        }
+        let beta = rz_new / rz;
+        rz = rz_new;
+        p.par_iter_mut()
+            .zip(&z)
+            .for_each(|(pi, zi)| *pi = zi + beta * *pi);
+    }
+    (x, rep)
+}

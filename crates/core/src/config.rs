@@ -1,0 +1,135 @@
+//! The one source of solver defaults, for every instrument.
+
+use crate::robust::{RobustConfig, SolvableRule};
+use crate::rows::LsqrPreconditioner;
+use serde::{Deserialize, Serialize};
+
+/// The linear solver of each outer iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Block-iterative simple iteration (AGIS, JAXBIS).
+    Bi,
+    /// Conjugate gradients preconditioned by the block solves (Bombrun et al. 2012).
+    Cg,
+    /// LSQR on the whole system (Gaia AVU-GSR).
+    Lsqr,
+    /// Reduced normal equations solved densely, full covariance (JASMINE AJAS).
+    Direct,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Bi => "bi",
+            Method::Cg => "cg",
+            Method::Lsqr => "lsqr",
+            Method::Direct => "direct",
+        }
+    }
+}
+
+/// LSQR settings (the tolerances are those of Paige & Saunders).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LsqrSettings {
+    pub preconditioner: LsqrPreconditioner,
+    /// atol relative to [`SolverConfig::inner_tol`] (atol = inner_tol × this).
+    pub atol_factor: f64,
+    /// Condition limit (0: none).
+    pub conlim: f64,
+    /// Accumulate variance estimates.
+    pub calc_var: bool,
+}
+
+/// Everything a solve can be told, with its defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SolverConfig {
+    pub method: Method,
+    /// Stop when the largest update of any source parameter, attitude angle or calibration
+    /// value is below this (µas, µas/yr).
+    pub outer_tol_uas: f64,
+    pub max_outer: usize,
+    /// Relative (preconditioned) residual at which an inner iterative solve stops.
+    pub inner_tol: f64,
+    pub max_inner: usize,
+    /// Robust weighting (downweights, excess noise), once the solution has settled: from the
+    /// outer iteration after the largest update first falls below `robust_start_uas`.
+    pub robust: bool,
+    /// Largest update (µas) below which the residuals measure noise rather than the starting
+    /// point's errors, and robust weighting starts (AGIS's start-up: far from the solution,
+    /// excess noise would absorb the model errors and act as a heavy damping).
+    pub robust_start_uas: f64,
+    pub robust_config: RobustConfig,
+    /// Which sources are solved.
+    pub solvable: SolvableRule,
+    pub lsqr: LsqrSettings,
+    /// Direct solver: pseudo-inverse of the reduced matrix (frame defect kept, the six smallest
+    /// eigenvalues dropped) instead of Cholesky with the frame rows.
+    pub keep_rank_defect: bool,
+    /// Direct solver: full covariance at the solution.
+    pub covariance: bool,
+    /// Direct solver: eigenvalue spectrum of the reduced matrix at the solution.
+    pub spectrum: bool,
+}
+
+/// Default outer tolerance (µas): tight enough that the four solvers give one answer, above
+/// the floor of the updates (≈ 0.001–0.005 µas, set by rounding in the least-determined
+/// attitude directions).
+pub const OUTER_TOL_UAS: f64 = 1e-2;
+/// An inner iterative solve also stops when its remaining correction (the preconditioned
+/// residual K⁻¹r, rad) is below this fraction of the outer tolerance: the step is then exact
+/// enough for the outer iteration, however small the step itself is.
+pub const INNER_STEP_FRACTION: f64 = 0.1;
+/// Default update (µas) below which robust weighting starts.
+pub const ROBUST_START_UAS: f64 = 100.0;
+/// Default relative inner tolerance.
+pub const INNER_TOL: f64 = 1e-6;
+
+impl Default for SolverConfig {
+    fn default() -> Self {
+        SolverConfig {
+            method: Method::Cg,
+            outer_tol_uas: OUTER_TOL_UAS,
+            max_outer: 30,
+            inner_tol: INNER_TOL,
+            max_inner: 5000,
+            robust: true,
+            robust_start_uas: ROBUST_START_UAS,
+            robust_config: RobustConfig::default(),
+            solvable: SolvableRule {
+                min_obs: 10,
+                min_visibility_periods: 6,
+                gap_days: 4.0,
+            },
+            lsqr: LsqrSettings {
+                preconditioner: LsqrPreconditioner::Blocks,
+                atol_factor: 1.0,
+                conlim: 0.0,
+                calc_var: true,
+            },
+            keep_rank_defect: false,
+            covariance: true,
+            spectrum: true,
+        }
+    }
+}
+
+impl SolverConfig {
+    /// Defaults for a scanning (Gaia-like) mission: 6 visibility periods (Gaia DR2/DR3).
+    pub fn scanning() -> Self {
+        Self::default()
+    }
+
+    /// Defaults for a pointed (JASMINE-like) survey: sources seen in at least 3 seasons
+    /// (visibility periods separated by more than 30 days), 10 images.
+    pub fn pointed() -> Self {
+        SolverConfig {
+            solvable: SolvableRule {
+                min_obs: 10,
+                min_visibility_periods: 3,
+                gap_days: 30.0,
+            },
+            ..Self::default()
+        }
+    }
+}

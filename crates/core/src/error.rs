@@ -1,0 +1,39 @@
+//! Typed errors of the solvers: each says what failed and where (the block, the unknown).
+
+/// Why a linear or non-linear solve could not proceed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    /// A diagonal block of the global unknowns is singular: the data (with the constraints)
+    /// do not determine those unknowns.
+    #[error("{what}: its normal matrix is singular (not positive definite at unknown {pivot} of the block): the observations and constraints do not determine it")]
+    SingularBlock { what: String, pivot: usize },
+    /// The reduced normal matrix of the direct solver is not positive definite.
+    #[error("the reduced normal matrix ({n} unknowns) is not positive definite: the attitude and calibration are not determined by the data; try --solver cg or more observations")]
+    ReducedNotPositiveDefinite { n: usize },
+    /// faer's eigendecomposition failed.
+    #[error("eigendecomposition of the reduced normal matrix failed: {0}")]
+    Eigen(String),
+    /// A pseudo-observation couples two diagonal blocks (instrument layout error).
+    #[error("pseudo-observation {row} couples unknowns {a} and {b} of different diagonal blocks")]
+    ConstraintAcrossBlocks { row: usize, a: usize, b: usize },
+    /// A design-row segment lies outside one diagonal block (instrument layout error).
+    #[error("a design row's segment at unknowns {start}..{end} is not inside one diagonal block")]
+    SegmentAcrossBlocks { start: usize, end: usize },
+    /// The configuration asks for something impossible.
+    #[error("invalid solver configuration: {0}")]
+    Config(String),
+    /// Not enough memory for an allocation the solver was about to make.
+    #[error("{what} would need {need_gib:.1} GiB but only {avail_gib:.1} GiB of memory are available; {advice}")]
+    OutOfMemory {
+        what: String,
+        need_gib: f64,
+        avail_gib: f64,
+        advice: String,
+    },
+    /// The data do not determine some unknowns (the instrument's redundancy check).
+    #[error("{0}")]
+    Undetermined(String),
+    /// Interrupted by the caller (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+}

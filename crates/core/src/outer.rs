@@ -1,0 +1,743 @@
+//! The non-linear outer iterations (Gauss–Newton), written once for every instrument:
+//!
+//!   repeat: linearise at the current parameters (the instrument's autodiff Jacobian) →
+//!   weigh every source's rows from their residuals ([`crate::robust`]) and whiten them →
+//!   assemble N Δx = b ([`crate::system`]) with the instrument's constraints, priors and frame
+//!   rows → solve it (simple iteration, PCG, LSQR or direct) → update → fix the frame
+//!   (the instrument's rotator, if any) → until the largest update is below the tolerance.
+//!
+//! The fixed point (Jᵀ W r = 0 with the weights of the final residuals) does not depend on
+//! the linear solver: residuals are recomputed in f64 at every linearisation, so the four
+//! solvers give one answer to within the outer tolerance.
+//!
+//! An instrument is a [`Problem`]: its design rows and unknown layout, its pseudo-observations
+//! and priors, its frame handling, and how an update changes its state.
+
+use crate::cg::{pcg, InnerReport};
+use crate::chunks::{split_by_rows, split_mut};
+use crate::config::{Method, SolverConfig};
+use crate::constraints::{Constraints, SourcePrior};
+use crate::covariance::Covariance;
+use crate::design::{Design, DesignRow, RowMeta, W_SCALE};
+use crate::error::SolveError;
+use crate::gauss_seidel::simple_iteration;
+use crate::layout::GlobalLayout;
+use crate::lsqr::{lsqr, LsqrConfig, LsqrStop};
+use crate::robust::{weigh_source, SourceWeighting};
+use crate::rows::{Preconditioned, Rows};
+use crate::schur::Reduced;
+use crate::system::System;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// µas in rad.
+const UAS: f64 = std::f64::consts::PI / (180.0 * 3600.0 * 1e6);
+
+/// What the solver passes to an instrument's frame fix.
+pub struct FrameContext<'a, const NS: usize> {
+    /// Inverse source blocks N_ss⁻¹ of the last linear step (rad², rad²/yr²).
+    pub source_cov: &'a [[[f64; NS]; NS]],
+    pub active: &'a [bool],
+}
+
+/// What an instrument's frame fix did (rotator of a scanning mission; nothing for a pointed
+/// survey whose priors fix the frame).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameFix {
+    /// Orientation ε removed (µas) and its formal σ.
+    pub rotation_uas: Option<[f64; 3]>,
+    pub rotation_sigma_uas: Option<[f64; 3]>,
+    /// Spin ω removed (µas/yr) and its formal σ.
+    pub spin_uas_per_yr: Option<[f64; 3]>,
+    pub spin_sigma_uas_per_yr: Option<[f64; 3]>,
+    /// Sources that fixed the orientation and the spin.
+    pub n_orientation_sources: usize,
+    pub n_spin_sources: usize,
+}
+
+/// An astrometric problem: what an instrument provides to the core.
+pub trait Problem<const NS: usize>: Sync {
+    /// The parameters being solved (sources, attitude, calibration).
+    type State: Clone + Send + Sync;
+    /// The instrument's design row.
+    type Row: DesignRow<NS>;
+
+    fn n_sources(&self) -> usize;
+    /// Rows of source i are `row_offsets()[i]..row_offsets()[i + 1]` (fixed for the problem).
+    fn row_offsets(&self) -> &[usize];
+    /// Linearises source i at `state`: fills `rows` with its design rows (derivatives and the
+    /// residual observed − computed, rad; not yet whitened) and `meta` with their σ, times and
+    /// kinds.
+    fn linearise_source(
+        &self,
+        state: &Self::State,
+        i: usize,
+        rows: &mut [Self::Row],
+        meta: &mut [RowMeta],
+    );
+    /// The global unknowns and their diagonal blocks.
+    fn global_layout(&self, state: &Self::State) -> GlobalLayout;
+    /// Pseudo-observations on the global unknowns and damping, at `state`.
+    fn constraints(&self, state: &Self::State) -> Constraints;
+    /// Priors on sources (reference stars), at `state`.
+    fn source_priors(&self, state: &Self::State) -> Vec<SourcePrior<NS>>;
+    /// Directions of the frame defect to constrain in every linear step (none when the data
+    /// or priors fix the frame).
+    fn frame_vectors(&self, state: &Self::State, active: &[bool]) -> Vec<Vec<f64>>;
+    /// Applies the solution Δx of a linear step (sources not solved are left alone).
+    fn apply_update(&self, state: &mut Self::State, dx: &[f64], active: &[bool]);
+    /// Fixes the frame after an update (scanning: the frame rotator).
+    fn fix_frame(&self, state: &mut Self::State, ctx: &FrameContext<NS>) -> FrameFix;
+    /// Largest change between two states (rad, rad/yr): sources, attitude, calibration.
+    fn max_change(&self, before: &Self::State, after: &Self::State, active: &[bool]) -> [f64; 3];
+    /// Refuses data that leave global unknowns undetermined, or returns warnings about weakly
+    /// determined ones (for the report): `rows_per_block[k]` counts the rows of solvable
+    /// sources with non-zero coefficients in diagonal block k of `layout`.
+    fn check_redundancy(
+        &self,
+        _design: &Design<Self::Row>,
+        _weights: &[SourceWeighting],
+        _layout: &GlobalLayout,
+        _rows_per_block: &[usize],
+    ) -> Result<Vec<String>, SolveError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Progress of a solve (for progress bars); the callback returns false to interrupt.
+pub enum Progress<'a> {
+    Inner {
+        outer: usize,
+        iteration: usize,
+        residual: f64,
+    },
+    Outer(&'a OuterRecord),
+}
+
+/// One outer iteration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OuterRecord {
+    pub iteration: usize,
+    pub inner_iterations: usize,
+    pub inner_converged: bool,
+    /// Largest update (µas or µas/yr) and its parts (sources, attitude, calibration).
+    pub max_update_uas: f64,
+    pub max_update_parts_uas: [f64; 3],
+    pub inner_history: Vec<f64>,
+    /// LSQR's stop (istop) when LSQR solved the step.
+    pub lsqr_stop: Option<LsqrStop>,
+    pub n_solved_sources: usize,
+    pub n_outliers: usize,
+    pub frame: FrameFix,
+    pub wall_seconds: f64,
+}
+
+/// How well the data determine the unknowns (before the first step).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Redundancy {
+    pub n_sources: usize,
+    pub n_solvable_sources: usize,
+    pub n_rows: usize,
+    /// Rows per source (median over sources with rows).
+    pub rows_per_source_median: f64,
+    /// Median visibility periods of the sources.
+    pub visibility_periods_median: f64,
+    /// Per group of global unknowns: name, unknowns, rows touching them, rows per unknown.
+    pub groups: Vec<GroupRedundancy>,
+    /// The instrument's warnings about weakly determined unknowns.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupRedundancy {
+    pub name: String,
+    pub unknowns: usize,
+    pub rows: usize,
+    pub rows_per_unknown: f64,
+    /// Blocks of the group touched by no row (undetermined but for constraints and damping).
+    pub empty_blocks: usize,
+}
+
+/// Summary of a solve.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SolveReport {
+    pub solver: String,
+    pub converged: bool,
+    pub outer_iterations: usize,
+    pub inner_iterations: usize,
+    pub n_sources: usize,
+    pub n_solved_sources: usize,
+    pub n_rows: usize,
+    pub n_global_unknowns: usize,
+    pub n_outliers: usize,
+    pub design_bytes_per_row: f64,
+    pub redundancy: Redundancy,
+    pub frame: FrameFix,
+    /// Direct solver: the seven smallest eigenvalues of the reduced matrix relative to the largest.
+    pub smallest_eigenvalues_relative: Option<Vec<f64>>,
+    /// Direct solver: median σ(full covariance)/σ(inverse block) per source parameter.
+    pub block_underestimation: Option<Vec<f64>>,
+    /// LSQR: median σ(LSQR variance estimate)/σ(inverse block) per source parameter (LSQR's
+    /// estimates are biased low until it has fully converged).
+    pub lsqr_sigma_over_block: Option<Vec<f64>>,
+    pub wall_seconds: f64,
+    pub history: Vec<OuterRecord>,
+}
+
+/// Per-source outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceResult<const NS: usize> {
+    pub solved: bool,
+    /// Covariance of the source unknowns (rad², rad/yr products): the full covariance with the
+    /// direct solver, else the inverse of the source block.
+    pub cov: [[f64; NS]; NS],
+    /// Inverse of the source block (when `cov` is the full covariance).
+    pub cov_block: Option<[[f64; NS]; NS]>,
+    /// LSQR's variance estimates (rad²), biased low until LSQR converges fully.
+    pub var_lsqr: Option<[f64; NS]>,
+    pub weighting: SourceWeighting,
+    /// Unit-weight error √(χ²/(n_good − NS)) (None when not solved).
+    pub uwe: Option<f64>,
+    /// UWE over the median UWE of the solved sources.
+    pub ruwe: Option<f64>,
+}
+
+/// The solution of a problem.
+pub struct Solution<S, const NS: usize> {
+    pub state: S,
+    pub sources: Vec<SourceResult<NS>>,
+    pub report: SolveReport,
+    /// Direct solver: covariance of every unknown (solver units; × W_SCALE gives rad²).
+    pub covariance: Option<Covariance<NS>>,
+    /// Direct solver: eigenvalues of the reduced matrix.
+    pub spectrum: Option<Vec<f64>>,
+    /// Global layout of the last linearisation.
+    pub layout: GlobalLayout,
+}
+
+/// Linearises, weighs and whitens every source's rows at `state` into `design`.
+pub fn linearise<const NS: usize, P: Problem<NS>>(
+    p: &P,
+    state: &P::State,
+    design: &mut Design<P::Row>,
+    robust: bool,
+    cfg: &SolverConfig,
+) -> Vec<SourceWeighting> {
+    let n_src = p.n_sources();
+    let offsets = p.row_offsets();
+    if design.offsets.as_slice() != offsets {
+        design.offsets = offsets.to_vec();
+        design.rows = vec![P::Row::default(); *offsets.last().unwrap_or(&0)];
+    }
+    let has_prior = {
+        let mut v = vec![false; n_src];
+        for pr in p.source_priors(state) {
+            v[pr.source] = true;
+        }
+        v
+    };
+    let chunks = split_by_rows(offsets);
+    let mut weights = vec![SourceWeighting::default(); n_src];
+    // split the rows along the chunks
+    let mut row_slices = Vec::with_capacity(chunks.len());
+    let mut rest: &mut [P::Row] = &mut design.rows;
+    for c in &chunks {
+        let (a, b) = std::mem::take(&mut rest).split_at_mut(offsets[c.end] - offsets[c.start]);
+        row_slices.push(a);
+        rest = b;
+    }
+    let w_slices = split_mut(&mut weights, &chunks, 1);
+    row_slices
+        .into_par_iter()
+        .zip(w_slices)
+        .zip(chunks.par_iter())
+        .for_each(|((rows, ws), range)| {
+            let base = offsets[range.start];
+            let mut meta: Vec<RowMeta> = Vec::new();
+            let mut res: Vec<f64> = Vec::new();
+            let mut scale: Vec<f64> = Vec::new();
+            for (ii, i) in range.clone().enumerate() {
+                let r = &mut rows[offsets[i] - base..offsets[i + 1] - base];
+                meta.clear();
+                meta.resize(r.len(), RowMeta::default());
+                p.linearise_source(state, i, r, &mut meta);
+                res.clear();
+                res.extend(r.iter().map(|row| row.residual() as f64));
+                scale.clear();
+                scale.resize(r.len(), 0.0);
+                ws[ii] = weigh_source(
+                    &res,
+                    &meta,
+                    robust,
+                    &cfg.robust_config,
+                    &cfg.solvable,
+                    has_prior[i],
+                    NS,
+                    &mut scale,
+                );
+                for (row, &s) in r.iter_mut().zip(&scale) {
+                    row.scale(s as f32);
+                }
+            }
+        });
+    weights
+}
+
+/// Assembles the normal equations of a linearisation (`design` and `weights` from
+/// [`linearise`]) with the problem's constraints, priors and frame rows.
+pub fn system<'d, const NS: usize, P: Problem<NS>>(
+    p: &P,
+    state: &P::State,
+    design: &'d Design<P::Row>,
+    weights: &[SourceWeighting],
+) -> Result<(System<'d, NS, P::Row>, crate::system::Workspace), SolveError> {
+    let solvable: Vec<bool> = weights.iter().map(|w| w.solvable).collect();
+    let mut sys = System::assemble(
+        design,
+        p.global_layout(state),
+        &solvable,
+        p.constraints(state),
+        p.source_priors(state),
+    )?;
+    let mut ws = sys.workspace();
+    let fv = p.frame_vectors(state, &sys.active);
+    sys.set_frame_vectors(fv, &mut ws);
+    Ok((sys, ws))
+}
+
+/// Redundancy of the data for the layout (rows per unknown of each group).
+pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
+    design: &Design<R>,
+    layout: &GlobalLayout,
+    weights: &[SourceWeighting],
+) -> (Redundancy, Vec<usize>) {
+    let n_src = design.n_sources();
+    let mut per_block = vec![0usize; layout.blocks.len()];
+    for i in 0..n_src {
+        if !weights[i].solvable {
+            continue;
+        }
+        for row in design.of_source(i) {
+            let mut last = usize::MAX;
+            row.segments(&mut |start, coef| {
+                if coef.iter().any(|&c| c != 0.0) {
+                    let b = layout.block_of(start);
+                    if b != last {
+                        per_block[b] += 1;
+                        last = b;
+                    }
+                }
+            });
+        }
+    }
+    let groups = layout
+        .groups
+        .iter()
+        .map(|g| {
+            let blocks = g.first..g.first + g.count;
+            let unknowns: usize = layout.blocks[blocks.clone()].iter().map(|b| b.len).sum();
+            let rows: usize = per_block[blocks.clone()].iter().sum();
+            GroupRedundancy {
+                name: g.name.clone(),
+                unknowns,
+                rows,
+                rows_per_unknown: rows as f64 / unknowns.max(1) as f64,
+                empty_blocks: per_block[blocks].iter().filter(|&&c| c == 0).count(),
+            }
+        })
+        .collect();
+    let median = |mut v: Vec<f64>| -> f64 {
+        if v.is_empty() {
+            return 0.0;
+        }
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let red = Redundancy {
+        n_sources: n_src,
+        n_solvable_sources: weights.iter().filter(|w| w.solvable).count(),
+        n_rows: design.n_rows(),
+        rows_per_source_median: median(
+            (0..n_src)
+                .map(|i| design.of_source(i).len() as f64)
+                .filter(|&n| n > 0.0)
+                .collect(),
+        ),
+        visibility_periods_median: median(
+            weights
+                .iter()
+                .filter(|w| w.n_obs > 0)
+                .map(|w| w.visibility_periods as f64)
+                .collect(),
+        ),
+        groups,
+        warnings: Vec::new(),
+    };
+    (red, per_block)
+}
+
+/// Update, report, LSQR's stop and LSQR's variance estimates of one linear step.
+type InnerOutcome = (Vec<f64>, InnerReport, Option<LsqrStop>, Option<Vec<f64>>);
+
+/// Why no source can be solved, with the figures and what to change.
+fn nothing_to_solve(red: &Redundancy, cfg: &SolverConfig) -> SolveError {
+    let r = &cfg.solvable;
+    SolveError::Undetermined(format!(
+        "no source can be solved: {} sources with a median of {:.0} measurements and {:.0} visibility periods each (periods separated by more than {} days); a source needs at least {} good primary measurements in at least {} visibility periods. Lower --min-visibility-periods (e.g. to {}), or observe longer or more often",
+        red.n_sources,
+        red.rows_per_source_median,
+        red.visibility_periods_median,
+        r.gap_days,
+        r.min_obs,
+        r.min_visibility_periods,
+        (red.visibility_periods_median.floor() as usize).max(1)
+    ))
+}
+
+/// Solves one linear step by the configured method.
+fn inner_solve<const NS: usize, R: DesignRow<NS>>(
+    sys: &System<NS, R>,
+    ws: &mut crate::system::Workspace,
+    cfg: &SolverConfig,
+    tol: f64,
+    on_iter: &mut dyn FnMut(usize, f64) -> bool,
+) -> Result<InnerOutcome, SolveError> {
+    let step_tol = crate::config::INNER_STEP_FRACTION * cfg.outer_tol_uas * UAS;
+    Ok(match cfg.method {
+        Method::Cg => {
+            let (x, r) = pcg(sys, ws, tol, step_tol, cfg.max_inner, on_iter);
+            (x, r, None, None)
+        }
+        Method::Bi => {
+            let (x, r) = simple_iteration(sys, ws, tol, step_tol, cfg.max_inner, on_iter);
+            (x, r, None, None)
+        }
+        Method::Lsqr => {
+            let rows = Rows::new(sys);
+            let pre = Preconditioned::new(&rows, cfg.lsqr.preconditioner);
+            let u = rows.rhs();
+            let lc = LsqrConfig {
+                damp: 0.0,
+                atol: tol * cfg.lsqr.atol_factor,
+                btol: tol * cfg.lsqr.atol_factor,
+                conlim: cfg.lsqr.conlim,
+                iter_lim: cfg.max_inner,
+                calc_var: cfg.lsqr.calc_var,
+            };
+            let n = sys.n();
+            let mut var = vec![0.0; if lc.calc_var { n } else { 0 }];
+            let mut tmp = vec![0.0; n];
+            let res = lsqr(
+                &pre,
+                &u,
+                &lc,
+                &mut |dk| {
+                    tmp.copy_from_slice(dk);
+                    pre.solve(&mut tmp);
+                    var.par_iter_mut().zip(&tmp).for_each(|(v, t)| *v += t * t);
+                },
+                on_iter,
+            );
+            let mut x = res.x;
+            pre.solve(&mut x);
+            let rep = InnerReport {
+                iterations: res.itn,
+                converged: res.stop.converged(),
+                history: res.history,
+            };
+            (x, rep, Some(res.stop), lc.calc_var.then_some(var))
+        }
+        Method::Direct => {
+            let mut red = Reduced::assemble(sys, true);
+            let x = if cfg.keep_rank_defect {
+                red.solve_pseudo_inverse(sys.frame.len().max(6).min(red.n))?
+                    .0
+            } else {
+                red.solve_constrained()?.0
+            };
+            on_iter(1, 0.0);
+            (
+                x,
+                InnerReport {
+                    iterations: 1,
+                    converged: true,
+                    history: vec![0.0],
+                },
+                None,
+                None,
+            )
+        }
+    })
+}
+
+/// Inner tolerance of each outer iteration, an inexact Newton method's forcing term
+/// (Eisenstat & Walker 1996, choice 2, with the largest update standing for the residual):
+/// η_k = γ (u_{k−1}/u_{k−2})² with γ = 0.9, safeguarded by η_k ≥ γ η_{k−1}² where that is
+/// above 0.1, bounded to [inner_tol, η_max]; the first step uses η_max. Early steps, whose
+/// linearisation or weights are still far from final, are solved only as far as it pays.
+#[derive(Default)]
+struct Forcing {
+    updates: Vec<f64>,
+    last: Option<f64>,
+}
+
+/// Loosest inner tolerance of the forcing term.
+const ETA_MAX: f64 = 1e-3;
+
+impl Forcing {
+    fn tolerance(&mut self, floor: f64) -> f64 {
+        const GAMMA: f64 = 0.9;
+        let n = self.updates.len();
+        let mut eta = if n >= 2 && self.updates[n - 2] > 0.0 {
+            GAMMA * (self.updates[n - 1] / self.updates[n - 2]).powi(2)
+        } else {
+            ETA_MAX
+        };
+        if let Some(prev) = self.last {
+            let safe = GAMMA * prev * prev;
+            if safe > 0.1 {
+                eta = eta.max(safe);
+            }
+        }
+        let eta = eta.clamp(floor.min(ETA_MAX), ETA_MAX);
+        self.last = Some(eta);
+        eta
+    }
+
+    fn record(&mut self, update: f64) {
+        self.updates.push(update);
+    }
+}
+
+/// Runs the outer iterations from `start`.
+pub fn solve<const NS: usize, P: Problem<NS>>(
+    p: &P,
+    start: P::State,
+    cfg: &SolverConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<Solution<P::State, NS>, SolveError> {
+    if cfg.max_outer == 0 {
+        return Err(SolveError::Config(
+            "max_outer is 0: at least one outer iteration is needed".into(),
+        ));
+    }
+    let t_start = Instant::now();
+    let n_src = p.n_sources();
+    let mut state = start;
+    let mut design: Design<P::Row> = Design::default();
+    let mut history: Vec<OuterRecord> = Vec::new();
+    let mut converged = false;
+    let mut redundancy_report = None;
+    let mut last_weights = Vec::new();
+    let mut last_active = vec![false; n_src];
+    let mut last_cov: Vec<[[f64; NS]; NS]> = Vec::new();
+    let mut last_var: Option<Vec<f64>> = None;
+    let mut last_frame = FrameFix::default();
+    let mut layout = GlobalLayout::new();
+    let mut interrupted = false;
+    let mut forcing = Forcing::default();
+    // outer iterations done with robust weights
+    let mut robust_iterations = 0usize;
+    let mut settled = false;
+    for outer in 0..cfg.max_outer {
+        let t_outer = Instant::now();
+        let robust_now = cfg.robust && settled;
+        let weights = linearise(p, &state, &mut design, robust_now, cfg);
+        layout = p.global_layout(&state);
+        if redundancy_report.is_none() {
+            let (mut red, per_block) = redundancy(&design, &layout, &weights);
+            if red.n_solvable_sources == 0 {
+                return Err(nothing_to_solve(&red, cfg));
+            }
+            red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block)?;
+            redundancy_report = Some(red);
+        }
+        let (sys, mut ws) = system(p, &state, &design, &weights)?;
+        let mut stopped = false;
+        let mut on_iter = |it: usize, r: f64| {
+            let go_on = progress(Progress::Inner {
+                outer,
+                iteration: it,
+                residual: r,
+            });
+            stopped |= !go_on;
+            go_on
+        };
+        let tol = forcing.tolerance(cfg.inner_tol);
+        let (dx, rep, stop, var) = inner_solve(&sys, &mut ws, cfg, tol, &mut on_iter)?;
+        interrupted |= stopped;
+        let cov: Vec<[[f64; NS]; NS]> = (0..n_src)
+            .into_par_iter()
+            .map(|i| {
+                let c = sys.source_covariance(i);
+                c.map(|row| row.map(|v| v * W_SCALE))
+            })
+            .collect();
+        let active = sys.active.clone();
+        drop(sys);
+        if interrupted {
+            return Err(SolveError::Interrupted);
+        }
+        let before = state.clone();
+        p.apply_update(&mut state, &dx, &active);
+        let frame = p.fix_frame(
+            &mut state,
+            &FrameContext {
+                source_cov: &cov,
+                active: &active,
+            },
+        );
+        let parts = p.max_change(&before, &state, &active);
+        let max_update = parts[0].max(parts[1]).max(parts[2]);
+        let rec = OuterRecord {
+            iteration: outer + 1,
+            inner_iterations: rep.iterations,
+            inner_converged: rep.converged,
+            max_update_uas: max_update / UAS,
+            max_update_parts_uas: parts.map(|v| v / UAS),
+            inner_history: rep.history,
+            lsqr_stop: stop,
+            n_solved_sources: active.iter().filter(|&&a| a).count(),
+            n_outliers: weights
+                .iter()
+                .zip(&active)
+                .filter(|(_, &a)| a)
+                .map(|(w, _)| w.n_bad as usize)
+                .sum(),
+            frame,
+            wall_seconds: t_outer.elapsed().as_secs_f64(),
+        };
+        let go_on = progress(Progress::Outer(&rec));
+        history.push(rec);
+        last_weights = weights;
+        last_active = active;
+        last_cov = cov;
+        last_var = var;
+        last_frame = frame;
+        forcing.record(max_update);
+        if robust_now {
+            robust_iterations += 1;
+        }
+        settled |= max_update / UAS < cfg.robust_start_uas;
+        // converged once the updates are tiny and the robust weights have settled
+        if max_update / UAS < cfg.outer_tol_uas && (!cfg.robust || robust_iterations >= 2) {
+            converged = true;
+            break;
+        }
+        if !go_on {
+            return Err(SolveError::Interrupted);
+        }
+    }
+
+    // Direct solver: full covariance and spectrum at the solution (one more linearisation).
+    let mut covariance = None;
+    let mut spectrum = None;
+    let mut smallest = None;
+    let mut full: Option<Vec<[[f64; NS]; NS]>> = None;
+    if cfg.method == Method::Direct && (cfg.covariance || cfg.spectrum) {
+        let weights = linearise(p, &state, &mut design, cfg.robust, cfg);
+        let (sys, _) = system(p, &state, &design, &weights)?;
+        if cfg.spectrum {
+            let ev = Reduced::assemble(&sys, false).spectrum()?;
+            let top = ev.last().copied().unwrap_or(1.0);
+            smallest = Some(ev.iter().take(7).map(|v| v / top).collect::<Vec<f64>>());
+            spectrum = Some(ev);
+        }
+        if cfg.covariance {
+            let mut red = Reduced::assemble(&sys, true);
+            let (_, cons) = red.solve_constrained()?;
+            let cov = red.covariance(cons);
+            full = Some(
+                cov.source_blocks()
+                    .into_iter()
+                    .map(|c| c.map(|row| row.map(|v| v * W_SCALE)))
+                    .collect(),
+            );
+            covariance = Some(cov);
+            last_cov = (0..n_src)
+                .into_par_iter()
+                .map(|i| sys.source_covariance(i).map(|row| row.map(|v| v * W_SCALE)))
+                .collect();
+            last_active = sys.active.clone();
+            last_weights = weights;
+        }
+    }
+    let mut sources: Vec<SourceResult<NS>> = (0..n_src)
+        .map(|i| {
+            let w = last_weights[i];
+            let solved = last_active[i];
+            let dof = w.n_good as f64 - NS as f64;
+            SourceResult {
+                solved,
+                cov: full.as_ref().map(|f| f[i]).unwrap_or(last_cov[i]),
+                cov_block: full.as_ref().map(|_| last_cov[i]),
+                var_lsqr: last_var
+                    .as_ref()
+                    .map(|v| std::array::from_fn(|k| v[NS * i + k] * W_SCALE)),
+                weighting: w,
+                uwe: (solved && dof > 0.0).then(|| (w.chi2 / dof).sqrt()),
+                ruwe: None,
+            }
+        })
+        .collect();
+    let mut uwes: Vec<f64> = sources.iter().filter_map(|s| s.uwe).collect();
+    uwes.sort_by(f64::total_cmp);
+    if let Some(&median) = uwes.get(uwes.len() / 2) {
+        for s in sources.iter_mut() {
+            s.ruwe = s.uwe.map(|u| u / median);
+        }
+    }
+    // median ratio of two σ per source parameter over the solved sources
+    let median_ratio = |f: &dyn Fn(&SourceResult<NS>, usize) -> Option<f64>| -> Vec<f64> {
+        (0..NS)
+            .map(|k| {
+                let mut r: Vec<f64> = sources
+                    .iter()
+                    .filter(|s| s.solved)
+                    .filter_map(|s| f(s, k))
+                    .filter(|v| v.is_finite())
+                    .collect();
+                r.sort_by(f64::total_cmp);
+                r.get(r.len() / 2).copied().unwrap_or(0.0)
+            })
+            .collect()
+    };
+    let block_underestimation = full
+        .as_ref()
+        .map(|_| median_ratio(&|s, k| s.cov_block.map(|b| (s.cov[k][k] / b[k][k]).sqrt())));
+    let lsqr_sigma_over_block = last_var
+        .as_ref()
+        .map(|_| median_ratio(&|s, k| s.var_lsqr.map(|v| (v[k] / s.cov[k][k]).sqrt())));
+    let report = SolveReport {
+        solver: cfg.method.name().into(),
+        converged,
+        outer_iterations: history.len(),
+        inner_iterations: history.iter().map(|r| r.inner_iterations).sum(),
+        n_sources: n_src,
+        n_solved_sources: sources.iter().filter(|s| s.solved).count(),
+        n_rows: design.n_rows(),
+        n_global_unknowns: layout.n,
+        n_outliers: sources
+            .iter()
+            .filter(|s| s.solved)
+            .map(|s| s.weighting.n_bad as usize)
+            .sum(),
+        design_bytes_per_row: design.bytes() as f64 / design.n_rows().max(1) as f64,
+        redundancy: redundancy_report.unwrap_or_default(),
+        frame: last_frame,
+        smallest_eigenvalues_relative: smallest,
+        block_underestimation,
+        lsqr_sigma_over_block,
+        wall_seconds: t_start.elapsed().as_secs_f64(),
+        history,
+    };
+    Ok(Solution {
+        state,
+        sources,
+        report,
+        covariance,
+        spectrum,
+        layout,
+    })
+}

@@ -1,0 +1,469 @@
+//! The direct solution (as JASMINE's AJAS, Ryabinin et al. 2024): eliminate the sources and
+//! solve the reduced normal equations of the global unknowns densely with faer.
+//!
+//! With N_ss = L_s L_sᵀ the source blocks (priors included), the reduced normal matrix is
+//!   R = N_gg − Σ_s E_sᵀ N_ss⁻¹ E_s = N_gg − Σ_s G_s G_sᵀ,   G_s = E_sᵀ L_s⁻ᵀ,
+//!   c = b_g − Σ_s G_s L_s⁻¹ b_s
+//! (seed paper section 4.2, R_a; Lindegren et al. 2012, eq. 49). R keeps the frame defect of a
+//! self-calibrating solution (six near-zero eigenvalues). It is either removed exactly as in the
+//! iterative solvers — the weighted frame rows enter as k extra unknowns y = F Vᵀx of the
+//! augmented system [[N, V], [Vᵀ, −F⁻¹]], whose elimination gives the SPD matrix
+//!   S = R + B C Bᵀ,  B = V_g − Σ_s G_s U_s,  U_s = L_s⁻¹ V_s,  C = (F⁻¹ + Σ_s U_sᵀ U_s)⁻¹,
+//! solved by Cholesky ([`Reduced::solve_constrained`]) — or kept, and R solved by its
+//! pseudo-inverse from a symmetric eigendecomposition ([`Reduced::solve_pseudo_inverse`]).
+//! Sources are back-substituted: x_s = L_s⁻ᵀ (L_s⁻¹ b_s − G_sᵀ x_g − U_s y).
+//!
+//! Work: Σ_l m_l² to form R (m_l: global coefficients of row l), n³/3 to factor it; memory
+//! 8 n² bytes (n global unknowns) plus the source couplings.
+#![allow(clippy::needless_range_loop)] // index loops over parallel arrays mirror the formulas
+
+use crate::design::{src_f64, DesignRow};
+use crate::error::SolveError;
+use crate::system::System;
+use faer::prelude::*;
+use faer::Side;
+use rayon::prelude::*;
+
+/// How one source couples to the global unknowns.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Coupling {
+    /// Global unknowns the source's rows touch, sorted.
+    pub(crate) idx: Vec<u32>,
+    /// L_s⁻¹ E_s, row-major NS × m (m = idx.len()); G_s is its transpose.
+    pub(crate) gt: Vec<f64>,
+    /// U_s = L_s⁻¹ V_s, row-major NS × k.
+    pub(crate) u: Vec<f64>,
+    /// L_s⁻¹ b_s.
+    pub(crate) lb: Vec<f64>,
+}
+
+/// The reduced normal equations of one linearisation.
+pub struct Reduced<const NS: usize> {
+    /// Global unknowns.
+    pub n: usize,
+    /// Frame rows (0 when the data fix the frame).
+    pub k: usize,
+    pub(crate) g0: usize,
+    pub(crate) n_src: usize,
+    /// R, column-major n × n (both triangles); empty once factored.
+    r: Vec<f64>,
+    /// c = b_g − Σ G L⁻¹ b.
+    pub c: Vec<f64>,
+    /// B, column-major n × k.
+    bmat: Vec<f64>,
+    /// Σ UᵀU (k × k) and Σ Uᵀ L⁻¹ b.
+    vdv: Vec<f64>,
+    vdb: Vec<f64>,
+    /// Frame weights f_k.
+    w: Vec<f64>,
+    pub(crate) chol: Vec<[[f64; NS]; NS]>,
+    pub(crate) active: Vec<bool>,
+    pub(crate) src: Vec<Coupling>,
+}
+
+/// v ← L⁻¹ v.
+pub(crate) fn forward<const NS: usize>(l: &[[f64; NS]; NS], v: &mut [f64]) {
+    for r in 0..NS {
+        let mut s = v[r];
+        for q in 0..r {
+            s -= l[r][q] * v[q];
+        }
+        v[r] = s / l[r][r];
+    }
+}
+
+/// v ← L⁻ᵀ v.
+pub(crate) fn backward<const NS: usize>(l: &[[f64; NS]; NS], v: &mut [f64]) {
+    for r in (0..NS).rev() {
+        let mut s = v[r];
+        for q in r + 1..NS {
+            s -= l[q][r] * v[q];
+        }
+        v[r] = s / l[r][r];
+    }
+}
+
+/// Bytes the dense reduced matrix (and, with `covariance`, its inverse) of n unknowns takes.
+pub fn dense_bytes(n: usize, covariance: bool) -> f64 {
+    let m = 8.0 * (n as f64) * (n as f64);
+    if covariance {
+        2.0 * m
+    } else {
+        m
+    }
+}
+
+impl<const NS: usize> Reduced<NS> {
+    /// Eliminates the sources of `sys`. With `damping` false the damping of the global unknowns
+    /// is left out (to look at the bare defect in the spectrum).
+    pub fn assemble<R: DesignRow<NS>>(sys: &System<NS, R>, damping: bool) -> Reduced<NS> {
+        let n = sys.layout.n;
+        let k = sys.frame.len();
+        let g0 = sys.g0();
+        let design = sys.design;
+
+        // Per source: touched global unknowns, L⁻¹E_s, L⁻¹V_s, L⁻¹b_s.
+        let src: Vec<Coupling> = (0..sys.n_src)
+            .into_par_iter()
+            .map_init(
+                || vec![u32::MAX; n],
+                |loc, i| {
+                    if !sys.active[i] {
+                        return Coupling::default();
+                    }
+                    let rows = design.of_source(i);
+                    let mut idx: Vec<u32> = Vec::new();
+                    for row in rows {
+                        row.segments(&mut |start, coef| {
+                            for p in start..start + coef.len() {
+                                if loc[p] == u32::MAX {
+                                    loc[p] = 0;
+                                    idx.push(p as u32);
+                                }
+                            }
+                        });
+                    }
+                    idx.sort_unstable();
+                    for (j, &p) in idx.iter().enumerate() {
+                        loc[p as usize] = j as u32;
+                    }
+                    let m = idx.len();
+                    let mut gt = vec![0.0; NS * m];
+                    for row in rows {
+                        let a = src_f64(row);
+                        row.segments(&mut |start, coef| {
+                            for (j, &cj) in coef.iter().enumerate() {
+                                let p = loc[start + j] as usize;
+                                for r in 0..NS {
+                                    gt[r * m + p] += a[r] * cj;
+                                }
+                            }
+                        });
+                    }
+                    for &p in &idx {
+                        loc[p as usize] = u32::MAX;
+                    }
+                    let lf = &sys.src_chol[i];
+                    for r in 0..NS {
+                        for q in 0..r {
+                            let f = lf[r][q];
+                            for j in 0..m {
+                                gt[r * m + j] -= f * gt[q * m + j];
+                            }
+                        }
+                        let d = 1.0 / lf[r][r];
+                        gt[r * m..(r + 1) * m].iter_mut().for_each(|v| *v *= d);
+                    }
+                    let mut u = vec![0.0; NS * k];
+                    for (kk, (_, v)) in sys.frame.iter().enumerate() {
+                        let mut col: [f64; NS] = std::array::from_fn(|r| v[NS * i + r]);
+                        forward(lf, &mut col);
+                        for r in 0..NS {
+                            u[r * k + kk] = col[r];
+                        }
+                    }
+                    let mut lb: [f64; NS] = std::array::from_fn(|r| sys.b[NS * i + r]);
+                    forward(lf, &mut lb);
+                    Coupling {
+                        idx,
+                        gt,
+                        u,
+                        lb: lb.to_vec(),
+                    }
+                },
+            )
+            .collect();
+
+        // R = N_gg − Σ G Gᵀ by column stripes, each stripe scanning all sources.
+        let threads = rayon::current_num_threads().max(1);
+        let sw = (n / (8 * threads)).clamp(32, n.max(32));
+        let mut r = vec![0.0; n * n];
+        r.par_chunks_mut(n * sw)
+            .enumerate()
+            .for_each(|(si, stripe)| {
+                let c0 = si * sw;
+                let c1 = (c0 + sw).min(n);
+                let mut ent: Vec<(usize, f64)> = Vec::with_capacity(64);
+                for i in 0..sys.n_src {
+                    if !sys.active[i] {
+                        continue;
+                    }
+                    for row in design.of_source(i) {
+                        ent.clear();
+                        row.segments(&mut |start, coef| {
+                            ent.extend(coef.iter().enumerate().map(|(j, &c)| (start + j, c)));
+                        });
+                        for &(col, vc) in &ent {
+                            if col < c0 || col >= c1 {
+                                continue;
+                            }
+                            let base = (col - c0) * n;
+                            for &(row, vr) in &ent {
+                                stripe[base + row] += vc * vr;
+                            }
+                        }
+                    }
+                    let cp = &src[i];
+                    let m = cp.idx.len();
+                    if m == 0 {
+                        continue;
+                    }
+                    let lo = cp.idx.partition_point(|&p| (p as usize) < c0);
+                    let hi = cp.idx.partition_point(|&p| (p as usize) < c1);
+                    for q in lo..hi {
+                        let base = (cp.idx[q] as usize - c0) * n;
+                        let gq: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + q]);
+                        for p in 0..m {
+                            let mut s = 0.0;
+                            for rr in 0..NS {
+                                s += cp.gt[rr * m + p] * gq[rr];
+                            }
+                            stripe[base + cp.idx[p] as usize] -= s;
+                        }
+                    }
+                }
+            });
+        // pseudo-observations and damping
+        let con = &sys.constraints;
+        for kk in 0..con.len() {
+            let u = con.weight[kk];
+            for (i, vi) in con.row(kk) {
+                for (j, vj) in con.row(kk) {
+                    r[j * n + i] += u * vi * vj;
+                }
+            }
+        }
+        if damping {
+            for j in 0..n {
+                r[j * n + j] += con.damping;
+            }
+        }
+
+        // c, B, Σ UᵀU, Σ Uᵀ L⁻¹ b
+        let mut c = sys.b[g0..].to_vec();
+        let mut bmat = vec![0.0; n * k];
+        for (kk, (_, v)) in sys.frame.iter().enumerate() {
+            bmat[kk * n..(kk + 1) * n].copy_from_slice(&v[g0..]);
+        }
+        let mut vdv = vec![0.0; k * k];
+        let mut vdb = vec![0.0; k];
+        for cp in &src {
+            let m = cp.idx.len();
+            if m == 0 {
+                continue;
+            }
+            for (p, &gi) in cp.idx.iter().enumerate() {
+                let gi = gi as usize;
+                let g: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + p]);
+                c[gi] -= (0..NS).map(|rr| g[rr] * cp.lb[rr]).sum::<f64>();
+                for kk in 0..k {
+                    bmat[kk * n + gi] -= (0..NS).map(|rr| g[rr] * cp.u[rr * k + kk]).sum::<f64>();
+                }
+            }
+            for a in 0..k {
+                vdb[a] += (0..NS).map(|rr| cp.u[rr * k + a] * cp.lb[rr]).sum::<f64>();
+                for bq in 0..k {
+                    vdv[a * k + bq] += (0..NS)
+                        .map(|rr| cp.u[rr * k + a] * cp.u[rr * k + bq])
+                        .sum::<f64>();
+                }
+            }
+        }
+        Reduced {
+            n,
+            k,
+            g0,
+            n_src: sys.n_src,
+            r,
+            c,
+            bmat,
+            vdv,
+            vdb,
+            w: sys.frame.iter().map(|(w, _)| *w).collect(),
+            chol: sys.src_chol.clone(),
+            active: sys.active.clone(),
+            src,
+        }
+    }
+
+    /// y = R x.
+    pub fn mul(&self, x: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let mut y = vec![0.0; n];
+        for j in 0..n {
+            let col = &self.r[j * n..(j + 1) * n];
+            for i in 0..n {
+                y[i] += col[i] * x[j];
+            }
+        }
+        y
+    }
+
+    /// R as a faer view (frame defect kept).
+    pub fn matrix(&self) -> MatRef<'_, f64> {
+        MatRef::from_column_major_slice(&self.r, self.n, self.n)
+    }
+
+    /// Eigenvalues of R, increasing.
+    pub fn spectrum(&self) -> Result<Vec<f64>, SolveError> {
+        self.matrix()
+            .self_adjoint_eigenvalues(Side::Lower)
+            .map_err(|e| SolveError::Eigen(format!("{e:?}")))
+    }
+
+    /// Eigenvalues and eigenvectors (columns) of R.
+    pub fn eigen(&self) -> Result<(Vec<f64>, Mat<f64>), SolveError> {
+        let evd = self
+            .matrix()
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| SolveError::Eigen(format!("{e:?}")))?;
+        let s = evd.S().column_vector();
+        Ok(((0..self.n).map(|i| s[i]).collect(), evd.U().to_owned()))
+    }
+
+    /// C = (F⁻¹ + Σ UᵀU)⁻¹ (k × k, row-major).
+    fn c_matrix(&self) -> Vec<f64> {
+        let k = self.k;
+        let mut m = self.vdv.clone();
+        for a in 0..k {
+            m[a * k + a] += 1.0 / self.w[a];
+        }
+        // F⁻¹ > 0 makes it positive definite
+        let mut l = m;
+        let mut inv = vec![0.0; k * k];
+        if astrosolve_model::linalg::cholesky_factor(&mut l, k).is_ok() {
+            astrosolve_model::linalg::cholesky_inverse(&l, k, &mut inv);
+        }
+        inv
+    }
+
+    /// Solves the frame-constrained system (the one the iterative solvers solve) by Cholesky of
+    /// S = R + B C Bᵀ and back-substitution. Returns the full update and the factor of S.
+    /// R becomes S in place and is released: call [`Self::spectrum`] before, not after.
+    pub fn solve_constrained(&mut self) -> Result<(Vec<f64>, Constrained), SolveError> {
+        let (n, k) = (self.n, self.k);
+        let cm = self.c_matrix();
+        let bc = self.b_times(&cm);
+        let mut s = std::mem::take(&mut self.r);
+        if s.len() != n * n {
+            return Err(SolveError::Config(
+                "the reduced normal matrix was already factored".into(),
+            ));
+        }
+        s.par_chunks_mut(n.max(1)).enumerate().for_each(|(j, col)| {
+            for a in 0..k {
+                let f = self.bmat[a * n + j];
+                if f == 0.0 {
+                    continue;
+                }
+                for (i, v) in col.iter_mut().enumerate() {
+                    *v += bc[a * n + i] * f;
+                }
+            }
+        });
+        let llt = MatRef::from_column_major_slice(&s, n, n)
+            .llt(Side::Lower)
+            .map_err(|_| SolveError::ReducedNotPositiveDefinite { n })?;
+        drop(s);
+        let cvdb: Vec<f64> = (0..k)
+            .map(|a| (0..k).map(|b| cm[a * k + b] * self.vdb[b]).sum())
+            .collect();
+        let mut rhs = self.c.clone();
+        for a in 0..k {
+            for (i, v) in rhs.iter_mut().enumerate() {
+                *v -= self.bmat[a * n + i] * cvdb[a];
+            }
+        }
+        llt.solve_in_place(MatMut::from_column_major_slice_mut(&mut rhs, n, 1));
+        let y = self.frame_unknowns(&cm, &rhs);
+        let x = self.back_substitute(&rhs, &y);
+        Ok((x, Constrained { llt, cm, bc }))
+    }
+
+    /// (B C), column-major n × k.
+    fn b_times(&self, cm: &[f64]) -> Vec<f64> {
+        let (n, k) = (self.n, self.k);
+        let mut bc = vec![0.0; n * k];
+        for a in 0..k {
+            for b in 0..k {
+                let f = cm[b * k + a];
+                for i in 0..n {
+                    bc[a * n + i] += self.bmat[b * n + i] * f;
+                }
+            }
+        }
+        bc
+    }
+
+    /// y = C (Bᵀ a + Σ Uᵀ L⁻¹ b).
+    fn frame_unknowns(&self, cm: &[f64], a: &[f64]) -> Vec<f64> {
+        let (n, k) = (self.n, self.k);
+        let t: Vec<f64> = (0..k)
+            .map(|q| {
+                self.bmat[q * n..(q + 1) * n]
+                    .iter()
+                    .zip(a)
+                    .map(|(x, y)| x * y)
+                    .sum::<f64>()
+                    + self.vdb[q]
+            })
+            .collect();
+        (0..k)
+            .map(|p| (0..k).map(|q| cm[p * k + q] * t[q]).sum())
+            .collect()
+    }
+
+    /// Full update from the global unknowns a and the frame unknowns y.
+    fn back_substitute(&self, a: &[f64], y: &[f64]) -> Vec<f64> {
+        let mut x = vec![0.0; self.g0 + self.n];
+        let k = self.k;
+        x[..self.g0]
+            .par_chunks_mut(NS)
+            .enumerate()
+            .for_each(|(i, xs)| {
+                if !self.active[i] {
+                    return;
+                }
+                let cp = &self.src[i];
+                let m = cp.idx.len();
+                let mut v: [f64; NS] = std::array::from_fn(|r| cp.lb[r]);
+                for r in 0..NS {
+                    for (p, &gi) in cp.idx.iter().enumerate() {
+                        v[r] -= cp.gt[r * m + p] * a[gi as usize];
+                    }
+                    for (q, &yq) in y.iter().enumerate() {
+                        v[r] -= cp.u[r * k + q] * yq;
+                    }
+                }
+                backward(&self.chol[i], &mut v);
+                xs.copy_from_slice(&v);
+            });
+        x[self.g0..].copy_from_slice(a);
+        x
+    }
+
+    /// Minimum-norm solution of R a = c by the pseudo-inverse, dropping the `n_null` smallest
+    /// eigenvalues (the frame modes), then back-substitution. Returns the update and all
+    /// eigenvalues of R.
+    pub fn solve_pseudo_inverse(&self, n_null: usize) -> Result<(Vec<f64>, Vec<f64>), SolveError> {
+        let n = self.n;
+        let (lambda, u) = self.eigen()?;
+        let mut a = vec![0.0; n];
+        for j in n_null.min(n)..n {
+            let col = u.col(j);
+            let proj: f64 = (0..n).map(|i| col[i] * self.c[i]).sum::<f64>() / lambda[j];
+            for i in 0..n {
+                a[i] += proj * col[i];
+            }
+        }
+        let x = self.back_substitute(&a, &vec![0.0; self.k]);
+        Ok((x, lambda))
+    }
+}
+
+/// The factored constrained system, kept for the covariance.
+pub struct Constrained {
+    pub(crate) llt: faer::linalg::solvers::Llt<f64>,
+    pub(crate) cm: Vec<f64>,
+    pub(crate) bc: Vec<f64>,
+}

@@ -1,0 +1,160 @@
+//! Benchmark (not a test): the cost of the solvers' passes against the machine's memory
+//! bandwidth. For ≈10⁶ and ≈10⁷ observations (AL for every source, and AC for every source):
+//! ns per observation of one CG and one LSQR iteration, the bytes each pass reads, the resident
+//! bytes per observation, and a STREAM triad measured in the same run.
+//!
+//! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 to choose);
+//! figures also in target/bench/passes.json.
+
+use astrosolve_core::cg::pcg;
+use astrosolve_core::lsqr::LinearOperator;
+use astrosolve_core::outer::{linearise, system};
+use astrosolve_core::rows::{Preconditioned, Rows};
+use astrosolve_core::{Design, LsqrPreconditioner, SolverConfig};
+use astrosolve_model::MissionConfig;
+use astrosolve_scanning::*;
+use astrosolve_sim::{simulate_gaia, SimConfig};
+use rayon::prelude::*;
+use std::time::Instant;
+
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// STREAM triad a = b + s c on three arrays of 2²⁵ doubles (768 MiB), best of 5, GB/s
+/// counting 24 bytes per element (no write-allocate).
+fn stream_triad() -> f64 {
+    let n = 1 << 25;
+    let b = vec![1.0f64; n];
+    let c = vec![2.0f64; n];
+    let mut a = vec![0.0f64; n];
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        a.par_chunks_mut(1 << 16)
+            .zip(b.par_chunks(1 << 16).zip(c.par_chunks(1 << 16)))
+            .for_each(|(a, (b, c))| {
+                for i in 0..a.len() {
+                    a[i] = b[i] + 3.0 * c[i];
+                }
+            });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&a);
+    24.0 * n as f64 / best / 1e9
+}
+
+fn main() {
+    let threads = rayon::current_num_threads();
+    let bw = stream_triad();
+    println!("STREAM triad: {bw:.1} GB/s on {threads} threads");
+    let sizes: Vec<f64> = std::env::var("PASSES_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|v| v.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1e6, 1e7]);
+    let mut out = Vec::new();
+    for &target in &sizes {
+        for (ac, g_ac_max) in [("AL", 0.0), ("AL+AC", 21.0)] {
+            // ≈ 128 observations per source in the default year
+            let n_sources = (target / 128.0) as usize;
+            let rss0 = rss_bytes();
+            let t = Instant::now();
+            let s = simulate_gaia(
+                &MissionConfig::default(),
+                &SimConfig {
+                    n_sources,
+                    g_ac_max,
+                    ..Default::default()
+                },
+                &|_| {},
+            )
+            .unwrap();
+            let t_sim = t.elapsed().as_secs_f64();
+            let n_obs = s.observations.len();
+            let model = s.model();
+            let fr = FrameReference::new(&s.reference_positions, &s.truth_sources);
+            let start = ScanState {
+                params: s.start_sources.iter().map(|x| x.params).collect(),
+                attitude: s.start_attitude.clone(),
+                calibration: s.start_calibration.clone(),
+            };
+            let p =
+                ScanningProblem::new(&model, &s.observations, start.clone(), FrameMode::Gaia, &fr);
+            let cfg = SolverConfig::scanning();
+            let mut design = Design::default();
+            let t = Instant::now();
+            let w = linearise(&p, &start, &mut design, false, &cfg);
+            let t_lin = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (sys, mut ws) = system(&p, &start, &design, &w).unwrap();
+            let t_asm = t.elapsed().as_secs_f64();
+            let n_rows = design.n_rows();
+            let iters = 20;
+            let t = Instant::now();
+            let (_, rep) = pcg(&sys, &mut ws, 0.0, 0.0, iters, &mut |_, _| true);
+            let t_cg = t.elapsed().as_secs_f64() / rep.iterations.max(1) as f64;
+            let rss_cg = rss_bytes();
+            let rows = Rows::new(&sys);
+            let pre = Preconditioned::new(&rows, LsqrPreconditioner::Blocks);
+            let (m, n) = (rows.n_rows(), rows.n_cols());
+            let mut u = vec![0.0; m];
+            let mut v: Vec<f64> = (0..n).map(|j| (j % 7) as f64 * 1e-3).collect();
+            let t = Instant::now();
+            for _ in 0..iters {
+                pre.matvec(&v, &mut u);
+                pre.rmatvec(&u, &mut v);
+            }
+            let t_lsqr = t.elapsed().as_secs_f64() / iters as f64;
+            // bytes a CG pass reads: the design rows, the offsets, the source parts of p and
+            // out, the global accumulators (zeroed, filled, reduced: ≈ 3 passes per chunk)
+            let row_bytes = std::mem::size_of::<ScanRow>();
+            let g = sys.layout.n;
+            let pass_bytes = (n_rows * row_bytes
+                + 8 * (sys.n_src + 1)
+                + 2 * 8 * NS * sys.n_src
+                + 3 * 8 * g * sys.chunks.len()) as f64;
+            let t_mem = pass_bytes / (bw * 1e9);
+            // resident bytes, accounted: observation records, design rows, CG's five vectors
+            let obs_bytes = n_obs * std::mem::size_of::<astrosolve_model::Observation>();
+            let vec_bytes = 5 * 8 * sys.n();
+            let accounted =
+                (obs_bytes + design.bytes() + vec_bytes + 8 * sys.blocks.values.len()) as f64;
+            let rec = serde_json::json!({
+                "measurements": ac,
+                "n_observations": n_obs,
+                "n_rows": n_rows,
+                "n_sources": sys.n_src,
+                "n_global_unknowns": g,
+                "threads": threads,
+                "stream_triad_gb_s": bw,
+                "simulate_s": t_sim,
+                "linearise_ns_per_row": t_lin / n_rows as f64 * 1e9,
+                "assemble_ns_per_row": t_asm / n_rows as f64 * 1e9,
+                "cg_iteration_ns_per_obs": t_cg / n_obs as f64 * 1e9,
+                "lsqr_iteration_ns_per_obs": t_lsqr / n_obs as f64 * 1e9,
+                "pass_bytes_per_obs": pass_bytes / n_obs as f64,
+                "bandwidth_limit_ns_per_obs": t_mem / n_obs as f64 * 1e9,
+                "cg_pass_over_bandwidth_limit": t_cg / t_mem,
+                "lsqr_iteration_over_two_pass_limit": t_lsqr / (2.0 * t_mem),
+                "row_bytes": row_bytes,
+                "resident_accounted_bytes_per_obs": accounted / n_obs as f64,
+                "rss_growth_bytes_per_obs": (rss_cg.saturating_sub(rss0)) as f64 / n_obs as f64,
+            });
+            println!("{}", serde_json::to_string_pretty(&rec).unwrap());
+            out.push(rec);
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).ok();
+    std::fs::write(
+        dir.join("passes.json"),
+        serde_json::to_string_pretty(&out).unwrap(),
+    )
+    .unwrap();
+}

@@ -1,0 +1,339 @@
+//! The scanning instrument as an astrosolve-core [`Problem`]: Gaia-like AL/AC field angles,
+//! a B-spline attitude and per-CCD calibration units (Lindegren et al. 2012, sections 3, 5.2).
+//!
+//! Unknowns: 5 per source; global g = [attitude: 4 per spline coefficient (one banded block,
+//! half-bandwidth 15 = four B-splines × four components) | calibration: `n_per_unit` per unit,
+//! one dense block per (time interval, field of view) group, which its SRS convention couples].
+//!
+//! Pseudo-observations (weights in the whitened units, σ₀ = 1 nrad):
+//! - quaternion norm: ĉ_kᵀ δc_k = |c_k|₀ − |c_k| per spline coefficient, weight [`W_ATT_NORM`]
+//!   (the spline quaternion's norm is not observable; keep it at its starting value);
+//! - calibration convention (`Calibration::constraints`): Σ e·δp = −Σ e·p, weight [`W_CAL_CONSTRAINT`];
+//! - damping [`DAMPING`] on every global unknown (vanishes at convergence; keeps attitude knots
+//!   and calibration units without observations regular).
+//!
+//! Frame (seed paper section 3; Lindegren et al. 2012, section 6.1): the six null vectors
+//! constrain every step ([`crate::frame::null_vectors`]); after the update the frame rotator
+//! removes the orientation fitted to the reference positions and the spin fitted to the
+//! quasar-like sources ([`FrameMode::Gaia`]), or the six null components of the total change
+//! from the start ([`FrameMode::MinNorm`]).
+
+use crate::frame::{self, FrameMode, FrameReference};
+use crate::row::{ScanRow, NS};
+use astrosolve_core::{
+    Constraints, Design, FrameContext, FrameFix, GlobalLayout, Problem, RowMeta, SolveError,
+    SourcePrior, SourceWeighting,
+};
+use astrosolve_model::units::UAS;
+use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceParams};
+
+/// Weight of the quaternion-norm pseudo-observations.
+pub const W_ATT_NORM: f64 = 1.0;
+/// Weight of the calibration-convention pseudo-observations.
+pub const W_CAL_CONSTRAINT: f64 = 1e2;
+/// Levenberg–Marquardt damping of the global unknowns.
+pub const DAMPING: f64 = 1e-6;
+/// Half-bandwidth of the attitude block.
+pub const ATTITUDE_KD: usize = 15;
+
+/// The parameters of a scanning solution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanState {
+    pub params: Vec<SourceParams>,
+    pub attitude: BSplineAttitude,
+    pub calibration: Calibration,
+}
+
+/// Observations, model and frame information of a scanning mission.
+pub struct ScanningProblem<'a> {
+    pub model: &'a GaiaModel,
+    pub obs: &'a ObservationSet,
+    pub frame_mode: FrameMode,
+    pub frame_ref: &'a FrameReference,
+    /// The starting state (min-norm frame, quaternion norms).
+    pub start: ScanState,
+    row_offsets: Vec<usize>,
+    start_norms: Vec<f64>,
+}
+
+fn coefficient_norm(c: &[f64; 4]) -> f64 {
+    (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt()
+}
+
+impl<'a> ScanningProblem<'a> {
+    /// One AL row per observation, then one AC row where ζ was measured, source by source.
+    pub fn new(
+        model: &'a GaiaModel,
+        obs: &'a ObservationSet,
+        start: ScanState,
+        frame_mode: FrameMode,
+        frame_ref: &'a FrameReference,
+    ) -> Self {
+        let mut row_offsets = Vec::with_capacity(obs.n_sources() + 1);
+        row_offsets.push(0);
+        for i in 0..obs.n_sources() {
+            let n: usize = obs
+                .of_source(i)
+                .iter()
+                .map(|o| 1 + o.has_ac() as usize)
+                .sum();
+            row_offsets.push(row_offsets[i] + n);
+        }
+        let start_norms = start.attitude.coeffs.iter().map(coefficient_norm).collect();
+        ScanningProblem {
+            model,
+            obs,
+            frame_mode,
+            frame_ref,
+            start,
+            row_offsets,
+            start_norms,
+        }
+    }
+
+    /// Number of attitude unknowns (the first global unknowns).
+    pub fn n_attitude(&self) -> usize {
+        self.start.attitude.n_params()
+    }
+}
+
+impl Problem<NS> for ScanningProblem<'_> {
+    type State = ScanState;
+    type Row = ScanRow;
+
+    fn n_sources(&self) -> usize {
+        self.obs.n_sources()
+    }
+
+    fn row_offsets(&self) -> &[usize] {
+        &self.row_offsets
+    }
+
+    fn linearise_source(
+        &self,
+        st: &ScanState,
+        i: usize,
+        rows: &mut [ScanRow],
+        meta: &mut [RowMeta],
+    ) {
+        let cal = &st.calibration;
+        let knots = st.attitude.knots;
+        let n_att = st.attitude.n_params();
+        let npu = cal.n_per_unit();
+        let n_al = cal.config.n_al();
+        let n_ac = cal.config.n_ac();
+        let mut k = 0;
+        for o in self.obs.of_source(i) {
+            let lin = self.model.linearise(&st.params[i], &st.attitude, cal, o);
+            let x = (o.t - knots.t0) / knots.h;
+            let u = (x - lin.att_index as f64) as f32;
+            let cal0 = n_att + lin.cal_unit * npu;
+            let mut al = ScanRow {
+                res: (o.eta - lin.eta) as f32,
+                att: 4 * lin.att_index as u32,
+                u,
+                ..Default::default()
+            };
+            for j in 0..NS {
+                al.src[j] = lin.d_src_eta[j] as f32;
+            }
+            al.q = lin.d_q_eta.map(|v| v as f32);
+            al.set_cal(cal0, &lin.d_cal_eta[..n_al]);
+            rows[k] = al;
+            meta[k] = RowMeta {
+                sigma: o.sigma_eta,
+                t: o.t,
+                primary: true,
+            };
+            k += 1;
+            if o.has_ac() {
+                let mut ac = ScanRow {
+                    res: (o.zeta - lin.zeta) as f32,
+                    att: al.att,
+                    u,
+                    ..Default::default()
+                };
+                for j in 0..NS {
+                    ac.src[j] = lin.d_src_zeta[j] as f32;
+                }
+                ac.q = lin.d_q_zeta.map(|v| v as f32);
+                ac.set_cal(cal0 + n_al, &lin.d_cal_zeta[..n_ac]);
+                rows[k] = ac;
+                // AC measurements are used only with an AC calibration (its offsets are real)
+                meta[k] = RowMeta {
+                    sigma: if n_ac > 0 { o.sigma_zeta } else { f64::NAN },
+                    t: o.t,
+                    primary: false,
+                };
+                k += 1;
+            }
+        }
+        debug_assert_eq!(k, rows.len());
+    }
+
+    fn global_layout(&self, st: &ScanState) -> GlobalLayout {
+        let mut lay = GlobalLayout::new();
+        lay.push_banded("attitude", st.attitude.n_params(), ATTITUDE_KD);
+        let cal = &st.calibration;
+        let units_per_group = cal.n_rows * cal.n_strips;
+        let glen = units_per_group * cal.n_per_unit();
+        let n_groups = cal.n_units() / units_per_group.max(1);
+        if glen > 0 {
+            lay.push_dense("calibration group", std::iter::repeat_n(glen, n_groups));
+        }
+        lay
+    }
+
+    fn constraints(&self, st: &ScanState) -> Constraints {
+        let mut c = Constraints::new(DAMPING);
+        for (k, q) in st.attitude.coeffs.iter().enumerate() {
+            let n = coefficient_norm(q);
+            let rho = self.start_norms[k] - n;
+            c.push((0..4).map(|r| (4 * k + r, q[r] / n)), rho, W_ATT_NORM);
+        }
+        let n_att = st.attitude.n_params();
+        let cal = &st.calibration;
+        for row in cal.constraints(&self.model.instrument) {
+            let s: f64 = row.iter().map(|&(i, v)| v * cal.params[i]).sum();
+            c.push(
+                row.iter().map(|&(i, v)| (n_att + i, v)),
+                -s,
+                W_CAL_CONSTRAINT,
+            );
+        }
+        c
+    }
+
+    fn source_priors(&self, _: &ScanState) -> Vec<SourcePrior<NS>> {
+        Vec::new()
+    }
+
+    fn frame_vectors(&self, st: &ScanState, active: &[bool]) -> Vec<Vec<f64>> {
+        frame::null_vectors(&st.params, active, &st.attitude)
+    }
+
+    fn apply_update(&self, st: &mut ScanState, dx: &[f64], active: &[bool]) {
+        let g0 = NS * st.params.len();
+        for (i, p) in st.params.iter_mut().enumerate() {
+            if active[i] {
+                p.apply_update(&dx[NS * i..NS * i + NS], NS);
+            }
+        }
+        let n_att = st.attitude.n_params();
+        st.attitude.apply_update(&dx[g0..g0 + n_att]);
+        st.calibration
+            .params
+            .iter_mut()
+            .zip(&dx[g0 + n_att..])
+            .for_each(|(p, d)| *p += d);
+    }
+
+    fn fix_frame(&self, st: &mut ScanState, ctx: &FrameContext<NS>) -> FrameFix {
+        match self.frame_mode {
+            FrameMode::Gaia => {
+                let fit = frame::gaia_frame(&st.params, ctx.source_cov, ctx.active, self.frame_ref);
+                frame::rotate(
+                    &mut st.params,
+                    ctx.active,
+                    &mut st.attitude,
+                    fit.rotation.map(|v| -v),
+                    fit.spin.map(|v| -v),
+                );
+                let sig = |c: Option<[[f64; 3]; 3]>| {
+                    c.map(|c| [c[0][0].sqrt(), c[1][1].sqrt(), c[2][2].sqrt()].map(|v| v / UAS))
+                };
+                FrameFix {
+                    rotation_uas: Some(fit.rotation.map(|v| v / UAS)),
+                    rotation_sigma_uas: sig(fit.rotation_cov),
+                    spin_uas_per_yr: Some(fit.spin.map(|v| v / UAS)),
+                    spin_sigma_uas_per_yr: sig(fit.spin_cov),
+                    n_orientation_sources: fit.n_orientation,
+                    n_spin_sources: fit.n_spin,
+                }
+            }
+            FrameMode::MinNorm => {
+                let vecs = frame::null_vectors(&self.start.params, ctx.active, &st.attitude);
+                let d = frame::total_change(st, &self.start, ctx.active);
+                let (eps, omega) = frame::null_components(&vecs, &d);
+                frame::rotate(
+                    &mut st.params,
+                    ctx.active,
+                    &mut st.attitude,
+                    eps.map(|v| -v),
+                    omega.map(|v| -v),
+                );
+                FrameFix {
+                    rotation_uas: Some(eps.map(|v| v / UAS)),
+                    spin_uas_per_yr: Some(omega.map(|v| v / UAS)),
+                    ..Default::default()
+                }
+            }
+        }
+    }
+
+    /// Rows touching each spline coefficient (4 unknowns): the least-determined attitude.
+    fn check_redundancy(
+        &self,
+        design: &Design<ScanRow>,
+        weights: &[SourceWeighting],
+        _: &GlobalLayout,
+        _: &[usize],
+    ) -> Result<Vec<String>, SolveError> {
+        let n_coef = self.start.attitude.coeffs.len();
+        let mut per_interval = vec![0usize; n_coef];
+        for (i, w) in weights.iter().enumerate() {
+            if !w.solvable {
+                continue;
+            }
+            for r in design.of_source(i) {
+                if r.q.iter().any(|&v| v != 0.0) {
+                    per_interval[r.att as usize / 4] += 1;
+                }
+            }
+        }
+        // coefficient k is touched by the rows of intervals k − 3 … k
+        let per_coef: Vec<usize> = (0..n_coef)
+            .map(|k| per_interval[k.saturating_sub(3)..=k].iter().sum())
+            .collect();
+        let weak = per_coef.iter().filter(|&&n| n < 4).count();
+        let mut sorted = per_coef.clone();
+        sorted.sort_unstable();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+        let mut warnings = Vec::new();
+        if weak > 0 {
+            warnings.push(format!(
+                "{weak} of {n_coef} attitude spline coefficients are touched by fewer than 4 measurements (median {median}): the damping and the quaternion-norm constraint hold them, the data do not"
+            ));
+        }
+        Ok(warnings)
+    }
+
+    fn max_change(&self, a: &ScanState, b: &ScanState, active: &[bool]) -> [f64; 3] {
+        let mut m: f64 = 0.0;
+        for (i, (x, y)) in b.params.iter().zip(&a.params).enumerate() {
+            if !active[i] {
+                continue;
+            }
+            let (da, dd) = frame::position_difference(x, y);
+            m = m
+                .max(da.abs())
+                .max(dd.abs())
+                .max((x.parallax - y.parallax).abs())
+                .max((x.pmra - y.pmra).abs())
+                .max((x.pmdec - y.pmdec).abs());
+        }
+        let mut ma: f64 = 0.0;
+        for (c, c0) in b.attitude.coeffs.iter().zip(&a.attitude.coeffs) {
+            // rotation angle of the change: 2|q̄₀ ⊗ δc| without the radial (norm) part
+            let d = [c[0] - c0[0], c[1] - c0[1], c[2] - c0[2], c[3] - c0[3]];
+            let r = astrosolve_model::quat::mul(&astrosolve_model::quat::conj(c0), &d);
+            let n2: f64 = c0.iter().map(|v| v * v).sum();
+            ma = ma.max(2.0 * (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt() / n2);
+        }
+        let mut mc: f64 = 0.0;
+        for (p, p0) in b.calibration.params.iter().zip(&a.calibration.params) {
+            mc = mc.max((p - p0).abs());
+        }
+        [m, ma, mc]
+    }
+}

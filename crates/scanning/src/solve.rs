@@ -1,0 +1,104 @@
+//! `solve`: a scanning mission through the core's outer iterations.
+
+use crate::frame::{self, FrameMode, FrameReference};
+use crate::problem::{ScanState, ScanningProblem};
+use crate::row::NS;
+use crate::solution::{Solution, SourceResult};
+use astrosolve_core::{Progress, SolveError, SolverConfig};
+use astrosolve_model::source::Source;
+use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet};
+
+/// Configuration of a scanning solve: the core's settings and the frame mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanConfig {
+    pub solver: SolverConfig,
+    pub frame: FrameMode,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            solver: SolverConfig::scanning(),
+            frame: FrameMode::Gaia,
+        }
+    }
+}
+
+/// Runs the global solution from the starting values.
+#[allow(clippy::too_many_arguments)]
+pub fn solve(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    start_sources: &[Source],
+    start_attitude: &BSplineAttitude,
+    start_calibration: &Calibration,
+    frame_ref: &FrameReference,
+    cfg: &ScanConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<Solution, SolveError> {
+    if start_sources.len() != obs.n_sources() {
+        return Err(SolveError::Config(format!(
+            "{} sources but observations of {}",
+            start_sources.len(),
+            obs.n_sources()
+        )));
+    }
+    let start = ScanState {
+        params: start_sources.iter().map(|s| s.params).collect(),
+        attitude: start_attitude.clone(),
+        calibration: start_calibration.clone(),
+    };
+    let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref);
+    let sol = astrosolve_core::solve(&problem, start, &cfg.solver, progress)?;
+    let st = sol.state;
+    // the frame fix's uncertainty belongs in the full covariance of every source
+    let frame_cov = (sol.covariance.is_some() && cfg.frame == FrameMode::Gaia).then(|| {
+        let covs: Vec<[[f64; NS]; NS]> = sol
+            .sources
+            .iter()
+            .map(|s| s.cov_block.unwrap_or(s.cov))
+            .collect();
+        let active: Vec<bool> = sol.sources.iter().map(|s| s.solved).collect();
+        frame::gaia_frame(&st.params, &covs, &active, frame_ref)
+    });
+    let sources = sol
+        .sources
+        .iter()
+        .zip(&st.params)
+        .map(|(r, p)| {
+            let mut cov = r.cov;
+            if let (Some(fit), Some(_)) = (&frame_cov, r.cov_block) {
+                if let (Some(ce), Some(co)) = (fit.rotation_cov, fit.spin_cov) {
+                    frame::add_frame_covariance(p, &mut cov, &ce, &co);
+                }
+            }
+            SourceResult {
+                params: *p,
+                cov,
+                cov_block: r.cov_block,
+                var_lsqr: r.var_lsqr,
+                solved: r.solved,
+                n_obs_al: r.weighting.n_obs,
+                n_good_obs_al: r.weighting.n_good,
+                n_bad_obs_al: r.weighting.n_bad,
+                visibility_periods: r.weighting.visibility_periods,
+                excess_noise: r.weighting.excess_noise,
+                uwe: r.uwe,
+                ruwe: r.ruwe,
+            }
+        })
+        .collect();
+    Ok(Solution {
+        sources,
+        attitude: st.attitude,
+        calibration: st.calibration,
+        report: sol.report,
+        frame: match cfg.frame {
+            FrameMode::Gaia => "gaia".into(),
+            FrameMode::MinNorm => "min-norm".into(),
+        },
+        covariance: sol.covariance,
+        spectrum: sol.spectrum,
+        layout: sol.layout,
+    })
+}
