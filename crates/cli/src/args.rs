@@ -83,7 +83,8 @@ pub struct SolverOptions {
     /// Most inner iterations per outer iteration [default: 5000].
     #[arg(long)]
     pub max_inner: Option<usize>,
-    /// Relative residual at which an inner solve stops (LSQR: its atol and btol) [default: 1e-6].
+    /// Relative normal-equation residual at which an inner solve stops (PCG, simple iteration
+    /// and LSQR alike) [default: 1e-6].
     #[arg(long)]
     pub inner_tol: Option<f64>,
     /// No down-weighting of outliers (and no excess noise).

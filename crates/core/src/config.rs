@@ -33,8 +33,10 @@ impl Method {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LsqrSettings {
     pub preconditioner: LsqrPreconditioner,
-    /// atol relative to [`SolverConfig::inner_tol`] (atol = inner_tol × this).
-    pub atol_factor: f64,
+    /// Paige & Saunders's atol and btol (tests 1 and 2). In the outer loop LSQR also stops on
+    /// the inner tolerance applied to ‖Āᵀr‖/‖Āᵀb‖, the measure PCG stops on, so that every
+    /// iterative solver takes the same step ([`crate::lsqr`]).
+    pub atol: f64,
     /// Condition limit (0: none).
     pub conlim: f64,
     /// Accumulate variance estimates.
@@ -82,6 +84,9 @@ pub const OUTER_TOL_UAS: f64 = 1e-2;
 pub const INNER_STEP_FRACTION: f64 = 0.1;
 /// Default update (µas) below which robust weighting starts.
 pub const ROBUST_START_UAS: f64 = 100.0;
+/// Default atol and btol of LSQR: below what the relative normal residual reaches, so that
+/// the inner tolerance decides, as for PCG.
+pub const LSQR_ATOL: f64 = 1e-14;
 /// Default relative inner tolerance.
 pub const INNER_TOL: f64 = 1e-6;
 
@@ -103,7 +108,7 @@ impl Default for SolverConfig {
             },
             lsqr: LsqrSettings {
                 preconditioner: LsqrPreconditioner::Blocks,
-                atol_factor: 1.0,
+                atol: LSQR_ATOL,
                 conlim: 0.0,
                 calc_var: true,
             },

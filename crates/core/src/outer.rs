@@ -419,8 +419,9 @@ fn inner_solve<const NS: usize, R: DesignRow<NS>>(
             let u = rows.rhs();
             let lc = LsqrConfig {
                 damp: 0.0,
-                atol: tol * cfg.lsqr.atol_factor,
-                btol: tol * cfg.lsqr.atol_factor,
+                atol: cfg.lsqr.atol,
+                btol: cfg.lsqr.atol,
+                normal_rtol: tol,
                 conlim: cfg.lsqr.conlim,
                 iter_lim: cfg.max_inner,
                 calc_var: cfg.lsqr.calc_var,

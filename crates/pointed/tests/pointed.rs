@@ -145,14 +145,15 @@ fn default_simulation_trade_off() {
 const IMPROVEMENT_MIN: f64 = 1.3;
 const ROBUST_IMPROVEMENT_MIN: f64 = 1.3;
 
-/// Block-iterative (CG-accelerated and simple iteration) and direct solutions of the same
-/// problem, each iterated from the same start, agree to 0.01 µas.
+/// Block-iterative (CG-accelerated and simple iteration), LSQR and direct solutions of the
+/// same problem, each iterated from the same start with the default settings, agree to
+/// 0.01 µas.
 #[test]
 fn block_iterative_and_direct_solutions_agree() {
     let sim = simulate(&small());
     let p = problem(&sim);
     let d = global(&p, Method::Direct);
-    for solver in [Method::Cg, Method::Bi] {
+    for solver in [Method::Cg, Method::Bi, Method::Lsqr] {
         let b = global(&p, solver);
         assert!(b.report.solve.converged && d.report.solve.converged);
         let mut m = 0.0f64;
@@ -327,4 +328,66 @@ fn undetermined_unknowns_are_reported() {
     .err()
     .expect("an error");
     assert!(e.contains("reference star 0"), "{e}");
+}
+
+/// With 1 % gross outliers (one field angle of an image off by 10–30 σ) the robust weighting
+/// of the global solution flags them and the parallaxes stay unbiased (mean normalised error
+/// below 0.1 in absolute value); also with LSQR, through the same outer loop.
+#[test]
+fn outliers_are_flagged_and_parallaxes_stay_unbiased() {
+    let mut sim = simulate(&JasmineSimConfig {
+        seed: 11,
+        ..Default::default()
+    });
+    // every 100th image, x or y alternately, a deterministic offset of 10–30 σ of either sign
+    let mut injected = vec![0usize; sim.truth_sources.len()];
+    for (l, o) in sim
+        .observations
+        .iter_mut()
+        .enumerate()
+        .filter(|(l, _)| l % 100 == 37)
+    {
+        let size = (10.0 + (l % 21) as f64) * o.sigma * if l % 200 < 100 { 1.0 } else { -1.0 };
+        if (l / 100) % 2 == 0 {
+            o.x += size;
+        } else {
+            o.y += size;
+        }
+        injected[o.source as usize] += 1;
+    }
+    let p = problem(&sim);
+    for method in [Method::Cg, Method::Lsqr] {
+        let g = global(&p, method);
+        assert!(g.report.solve.converged, "{method:?}");
+        let (mut flagged, mut n_outliers, mut false_alarms, mut n_good) = (0, 0, 0, 0);
+        let mut z = Vec::new();
+        for (i, s) in g.sources.iter().enumerate().filter(|(_, s)| s.solved) {
+            n_outliers += injected[i];
+            n_good += 2 * s.n_obs - injected[i];
+            flagged += s.n_outliers.min(injected[i]);
+            false_alarms += s.n_outliers.saturating_sub(injected[i]);
+            z.push((s.params[2] - sim.truth_sources[i][2]) / s.sigma(2));
+        }
+        let mean = z.iter().sum::<f64>() / z.len() as f64;
+        println!(
+            "{method:?}: {flagged} of {n_outliers} outliers flagged, {false_alarms} false alarms among {n_good}; mean normalised parallax error {mean:.3} over {} sources",
+            z.len()
+        );
+        assert!(
+            n_outliers > 1000,
+            "{n_outliers} outliers among solved sources"
+        );
+        assert!(
+            flagged as f64 > 0.8 * n_outliers as f64,
+            "{method:?}: {flagged} of {n_outliers} outliers flagged"
+        );
+        assert!(
+            (false_alarms as f64) < 2e-3 * n_good as f64,
+            "{method:?}: {false_alarms} false alarms among {n_good} good field angles"
+        );
+        assert!(
+            mean.abs() < 0.1,
+            "{method:?}: mean normalised parallax error {mean}"
+        );
+    }
 }
