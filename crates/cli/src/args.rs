@@ -94,6 +94,11 @@ pub struct SolverOptions {
     /// to be solved; Gaia DR2/DR3 use 6, which needs about a year of data [default: 6].
     #[arg(long, value_name = "N")]
     pub min_visibility_periods: Option<usize>,
+    /// Scanning instrument: fewest measurements of solvable sources per attitude unknown;
+    /// below it the data are refused, since the attitude's errors would dominate the sources'
+    /// and exceed their formal errors [default: 60].
+    #[arg(long, value_name = "R")]
+    pub min_attitude_redundancy: Option<f64>,
     /// Direct solver: keep the frame defect and solve by the pseudo-inverse (symmetric
     /// eigendecomposition, the six smallest eigenvalues dropped) instead of Cholesky.
     #[arg(long)]
@@ -160,6 +165,9 @@ impl SolverOptions {
                     .unwrap_or(d.solvable.min_visibility_periods),
                 ..d.solvable
             },
+            min_attitude_redundancy: self
+                .min_attitude_redundancy
+                .unwrap_or(d.min_attitude_redundancy),
             covariance: !self.no_covariance,
             spectrum: !self.no_spectrum,
             ..d

@@ -174,6 +174,9 @@ pub fn solve(a: &SolveArgs) -> Res {
     // (b) global, self-calibrated: the core's solver of --solver
     let opts = &a.solver;
     opts.check_direct_flags()?;
+    if opts.min_attitude_redundancy.is_some() {
+        return Err("--min-attitude-redundancy does not apply to a pointed survey: each exposure's attitude must be determined by its own images, which the solver checks exposure by exposure; drop --min-attitude-redundancy".into());
+    }
     if opts.frame.is_some() {
         return Err("--frame does not apply to a pointed survey: its frame is fixed by the reference stars' priors (reference catalogue); drop --frame".into());
     }

@@ -151,6 +151,7 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
             sol.to_str().unwrap(),
         ])
         .args(["--solver", "direct", "--min-visibility-periods", "3"])
+        .args(["--min-attitude-redundancy", "0"])
         .args(["--cov-pairs", pairs.to_str().unwrap()])
         .output()
         .unwrap();
@@ -193,6 +194,7 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
             dir.path().join("bad").to_str().unwrap(),
         ])
         .args(["--solver", "direct", "--min-visibility-periods", "3"])
+        .args(["--min-attitude-redundancy", "0"])
         .args(["--cov-pairs", pairs.to_str().unwrap()])
         .output()
         .unwrap();
@@ -218,6 +220,8 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
             "3",
             "--max-outer",
             "2",
+            "--min-attitude-redundancy",
+            "0",
         ])
         .output()
         .unwrap();

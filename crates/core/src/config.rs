@@ -64,6 +64,9 @@ pub struct SolverConfig {
     pub robust_config: RobustConfig,
     /// Which sources are solved.
     pub solvable: SolvableRule,
+    /// Fewest measurements of solvable sources per attitude unknown (an instrument with a
+    /// spline attitude refuses data below it, [`MIN_ATTITUDE_REDUNDANCY`]).
+    pub min_attitude_redundancy: f64,
     pub lsqr: LsqrSettings,
     /// Direct solver: pseudo-inverse of the reduced matrix (frame defect kept, the six smallest
     /// eigenvalues dropped) instead of Cholesky with the frame rows.
@@ -87,6 +90,12 @@ pub const ROBUST_START_UAS: f64 = 100.0;
 /// Default atol and btol of LSQR: below what the relative normal residual reaches, so that
 /// the inner tolerance decides, as for PCG.
 pub const LSQR_ATOL: f64 = 1e-14;
+/// Default fewest measurements per attitude unknown. Below it the attitude's errors, which
+/// the source-block formal errors leave out, dominate the sources' errors, and weakly
+/// determined knot spans keep the outer iterations from converging: measured on Gaia-like
+/// missions (docs/solvers.md), 20–35 per unknown give true errors 2.1–2.9× the formal ones,
+/// 52 gives 1.2–1.5× without converging, 98 (the simulator's default scaling) 1.07–1.18×.
+pub const MIN_ATTITUDE_REDUNDANCY: f64 = 60.0;
 /// Default relative inner tolerance.
 pub const INNER_TOL: f64 = 1e-6;
 
@@ -106,6 +115,7 @@ impl Default for SolverConfig {
                 min_visibility_periods: 6,
                 gap_days: 4.0,
             },
+            min_attitude_redundancy: MIN_ATTITUDE_REDUNDANCY,
             lsqr: LsqrSettings {
                 preconditioner: LsqrPreconditioner::Blocks,
                 atol: LSQR_ATOL,

@@ -33,6 +33,9 @@ pub enum SolveError {
     /// The data do not determine some unknowns (the instrument's redundancy check).
     #[error("{0}")]
     Undetermined(String),
+    /// The outer iterations diverge: the data do not hold the solution near a minimum.
+    #[error("{0}")]
+    Diverged(String),
     /// Interrupted by the caller (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

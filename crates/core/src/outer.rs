@@ -91,15 +91,17 @@ pub trait Problem<const NS: usize>: Sync {
     fn fix_frame(&self, state: &mut Self::State, ctx: &FrameContext<NS>) -> FrameFix;
     /// Largest change between two states (rad, rad/yr): sources, attitude, calibration.
     fn max_change(&self, before: &Self::State, after: &Self::State, active: &[bool]) -> [f64; 3];
-    /// Refuses data that leave global unknowns undetermined, or returns warnings about weakly
-    /// determined ones (for the report): `rows_per_block[k]` counts the rows of solvable
-    /// sources with non-zero coefficients in diagonal block k of `layout`.
+    /// Refuses data that leave global unknowns undetermined or too weakly determined for the
+    /// configuration `cfg`, or returns warnings about weakly determined ones (for the report):
+    /// `rows_per_block[k]` counts the rows of solvable sources with non-zero coefficients in
+    /// diagonal block k of `layout`.
     fn check_redundancy(
         &self,
         _design: &Design<Self::Row>,
         _weights: &[SourceWeighting],
         _layout: &GlobalLayout,
         _rows_per_block: &[usize],
+        _cfg: &SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
         Ok(Vec::new())
     }
@@ -511,6 +513,45 @@ impl Forcing {
     }
 }
 
+/// Growth of the largest update, outer iteration on outer iteration, taken as divergence
+/// when it happens twice in a row.
+const DIVERGENCE_GROWTH: f64 = 10.0;
+/// Largest update (µas) beyond which a step is taken as divergence at once: one radian.
+const DIVERGENCE_UPDATE_UAS: f64 = 1.0 / UAS;
+
+/// Why the outer iterations diverge (None while they do not): a non-finite update, an update
+/// beyond [`DIVERGENCE_UPDATE_UAS`], or one that grew by more than [`DIVERGENCE_GROWTH`] in
+/// each of the last two iterations. Gauss–Newton steps near a minimum shrink; steps that grow
+/// like this mean that the linearisation is not valid where the data leave the unknowns free.
+fn diverging(
+    history: &[OuterRecord],
+    red: Option<&Redundancy>,
+    cfg: &SolverConfig,
+) -> Option<String> {
+    let u: Vec<f64> = history.iter().map(|r| r.max_update_uas).collect();
+    let n = u.len();
+    let last = u[n - 1];
+    let growing = n >= 3
+        && u[n - 1] > DIVERGENCE_GROWTH * u[n - 2]
+        && u[n - 2] > DIVERGENCE_GROWTH * u[n - 3];
+    if last.is_finite() && last < DIVERGENCE_UPDATE_UAS && !growing {
+        return None;
+    }
+    let figures = red
+        .map(|r| {
+            format!(
+                " ({} of {} sources solved, median {:.0} measurements and {:.0} visibility periods per source)",
+                r.n_solvable_sources, r.n_sources, r.rows_per_source_median, r.visibility_periods_median
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "the solution diverges: the largest update grew to {last:.3e} µas at outer iteration {n} (updates {}): the data do not determine the unknowns well enough{figures}, so nothing was written. Require more visibility periods per source (--min-visibility-periods, now {}), or observe longer or more often",
+        u.iter().map(|v| format!("{v:.1e}")).collect::<Vec<_>>().join(", "),
+        cfg.solvable.min_visibility_periods
+    ))
+}
+
 /// Runs the outer iterations from `start`.
 pub fn solve<const NS: usize, P: Problem<NS>>(
     p: &P,
@@ -551,7 +592,7 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
             if red.n_solvable_sources == 0 {
                 return Err(nothing_to_solve(&red, cfg));
             }
-            red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block)?;
+            red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block, cfg)?;
             redundancy_report = Some(red);
         }
         let (sys, mut ws) = system(p, &state, &design, &weights)?;
@@ -611,6 +652,9 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
         };
         let go_on = progress(Progress::Outer(&rec));
         history.push(rec);
+        if let Some(why) = diverging(&history, redundancy_report.as_ref(), cfg) {
+            return Err(SolveError::Diverged(why));
+        }
         last_weights = weights;
         last_active = active;
         last_cov = cov;

@@ -274,6 +274,7 @@ impl CoreProblem<N_SRC> for GlobalProblem<'_> {
         _: &[astrosolve_core::SourceWeighting],
         _: &GlobalLayout,
         rows_per_block: &[usize],
+        _: &astrosolve_core::SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
         let n_exp = self.p.exposures.len();
         for (e, &n) in rows_per_block[..n_exp].iter().enumerate() {

@@ -22,8 +22,9 @@ use crate::frame::{self, FrameMode, FrameReference};
 use crate::row::{ScanRow, NS};
 use astrosolve_core::{
     Constraints, Design, FrameContext, FrameFix, GlobalLayout, Problem, RowMeta, SolveError,
-    SourcePrior, SourceWeighting,
+    SolverConfig, SourcePrior, SourceWeighting,
 };
+use astrosolve_model::quat;
 use astrosolve_model::units::UAS;
 use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceParams};
 
@@ -277,9 +278,24 @@ impl Problem<NS> for ScanningProblem<'_> {
         design: &Design<ScanRow>,
         weights: &[SourceWeighting],
         _: &GlobalLayout,
-        _: &[usize],
+        rows_per_block: &[usize],
+        cfg: &SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
         let n_coef = self.start.attitude.coeffs.len();
+        // the attitude is block 0 (one banded block)
+        let per_unknown = rows_per_block[0] as f64 / (4 * n_coef) as f64;
+        if per_unknown < cfg.min_attitude_redundancy {
+            let knot_min = self.start.attitude.knots.h * 1440.0;
+            let n_src = weights.iter().filter(|w| w.solvable).count();
+            let n_all = weights.len();
+            let need = (n_all as f64 * cfg.min_attitude_redundancy / per_unknown.max(1e-9)).ceil();
+            return Err(SolveError::Undetermined(format!(
+                "the attitude is too weakly determined: {per_unknown:.1} measurements of solvable sources per attitude unknown ({} unknowns, knots every {knot_min:.0} min; {n_src} of {n_all} sources have the {} visibility periods to be solved), fewer than the {:.0} needed for formal errors that match the true ones and for the outer iterations to converge. Observe ≈ {need:.0} or more sources, or longer (more sources reach the visibility periods), or lengthen the knot interval (simulate: [mission] attitude_knot_interval_days, at most half a revolution), or lower --min-attitude-redundancy to solve anyway",
+                4 * n_coef,
+                cfg.solvable.min_visibility_periods,
+                cfg.min_attitude_redundancy
+            )));
+        }
         let mut per_interval = vec![0usize; n_coef];
         for (i, w) in weights.iter().enumerate() {
             if !w.solvable {
@@ -326,7 +342,7 @@ impl Problem<NS> for ScanningProblem<'_> {
         for (c, c0) in b.attitude.coeffs.iter().zip(&a.attitude.coeffs) {
             // rotation angle of the change: 2|q̄₀ ⊗ δc| without the radial (norm) part
             let d = [c[0] - c0[0], c[1] - c0[1], c[2] - c0[2], c[3] - c0[3]];
-            let r = astrosolve_model::quat::mul(&astrosolve_model::quat::conj(c0), &d);
+            let r = quat::mul(&quat::conj(c0), &d);
             let n2: f64 = c0.iter().map(|v| v * v).sum();
             ma = ma.max(2.0 * (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt() / n2);
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use astrosolve_core::SolverConfig;
+use astrosolve_core::{Method, SolverConfig};
 use astrosolve_model::units::{MAS, UAS};
 use astrosolve_scanning::frame::{null_vectors, position_difference};
 use astrosolve_scanning::*;
@@ -127,6 +127,9 @@ fn noiseless_solution_recovers_the_truth() {
     let cfg = ScanConfig {
         solver: SolverConfig {
             max_outer: 15,
+            // ≈ 48 measurements per attitude unknown, below the default redundancy, which
+            // guards the formal errors of noisy data; noiseless data are recovered all the same
+            min_attitude_redundancy: 0.0,
             ..SolverConfig::scanning()
         },
         frame: FrameMode::Gaia,
@@ -233,4 +236,55 @@ fn outliers_are_flagged_and_parallaxes_stay_unbiased() {
         (false_alarms as f64) < 1e-3 * n_good as f64,
         "{false_alarms} false alarms among {n_good} good observations"
     );
+}
+
+/// The solution is the same to the bit with one thread and with two (fixed chunking and
+/// reduction order), for the block-iterative solvers and LSQR alike. A small mission, below
+/// the default attitude redundancy, and four outer iterations: bits, not accuracy, are tested.
+#[test]
+fn results_are_bit_identical_whatever_the_thread_count() {
+    let s = simulation(1500, false, 21);
+    for method in [Method::Cg, Method::Lsqr] {
+        let cfg = ScanConfig {
+            solver: SolverConfig {
+                method,
+                max_outer: 4,
+                min_attitude_redundancy: 0.0,
+                ..SolverConfig::scanning()
+            },
+            ..Default::default()
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| solve_with(&s, &cfg))
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(a.report.outer_iterations, b.report.outer_iterations);
+        assert_eq!(a.report.inner_iterations, b.report.inner_iterations);
+        for (i, (x, y)) in a.sources.iter().zip(&b.sources).enumerate() {
+            let (px, py) = (&x.params, &y.params);
+            let bits = |p: &astrosolve_model::SourceParams| {
+                [p.ra, p.dec, p.parallax, p.pmra, p.pmdec].map(f64::to_bits)
+            };
+            assert_eq!(bits(px), bits(py), "{method:?}: source {i}");
+            assert_eq!(
+                x.cov.map(|r| r.map(f64::to_bits)),
+                y.cov.map(|r| r.map(f64::to_bits)),
+                "{method:?}: covariance of source {i}"
+            );
+        }
+        for (x, y) in a.attitude.coeffs.iter().zip(&b.attitude.coeffs) {
+            assert_eq!(
+                x.map(f64::to_bits),
+                y.map(f64::to_bits),
+                "{method:?}: attitude"
+            );
+        }
+        for (x, y) in a.calibration.params.iter().zip(&b.calibration.params) {
+            assert_eq!(x.to_bits(), y.to_bits(), "{method:?}: calibration");
+        }
+    }
 }
