@@ -4,7 +4,8 @@
 # normalised RMS errors against the truth (sources with ≥ 20 good observations).
 #
 # Environment: GRID_SOURCES (default "1000 5000 20000"), GRID_DAYS ("182.6 365.25 1095.75"),
-# GRID_AC ("21 13": AC for every source, Gaia's G < 13 rule), SOLVER (cg), OUT (target/grid).
+# GRID_AC ("21 13": AC for every source, Gaia's G < 13 rule), SOLVER (cg), OUT (target/grid),
+# SOLVE_ARGS (extra arguments of `astrosolve solve`, e.g. "--min-attitude-redundancy 0").
 # Output: OUT/grid.md (a Markdown table) and OUT/<case>/report.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ for n in ${GRID_SOURCES:-1000 5000 20000}; do
         "$n" "$ac" "$d" "$(python3 -c "print(-$d/2)")" > "$dir/mission.toml"
       $BIN simulate --config "$dir/mission.toml" --out "$dir/sim" > "$dir/simulate.log" 2>&1
       start=$(date +%s.%N)
-      $BIN solve "$dir/sim" --out "$dir/sol" --solver "${SOLVER:-cg}" > "$dir/solve.log" 2>&1
+      $BIN solve "$dir/sim" --out "$dir/sol" --solver "${SOLVER:-cg}" ${SOLVE_ARGS:-} > "$dir/solve.log" 2>&1
       rc=$?
       secs=$(python3 -c "print(f'{$(date +%s.%N) - $start:.0f}')")
       python3 - "$dir" "$n" "$d" "$ac" "$rc" "$secs" >> "$TABLE" <<'PY'

@@ -94,9 +94,9 @@ pub struct SolverOptions {
     /// to be solved; Gaia DR2/DR3 use 6, which needs about a year of data [default: 6].
     #[arg(long, value_name = "N")]
     pub min_visibility_periods: Option<usize>,
-    /// Scanning instrument: fewest measurements of solvable sources per attitude unknown;
-    /// below it the data are refused, since the attitude's errors would dominate the sources'
-    /// and exceed their formal errors [default: 60].
+    /// Scanning instrument: fewest measurements of solvable sources per attitude unknown, a
+    /// third of them across scan (AC); below it the data are refused, since the attitude's
+    /// errors would dominate the sources' and exceed their formal errors [default: 60].
     #[arg(long, value_name = "R")]
     pub min_attitude_redundancy: Option<f64>,
     /// Direct solver: keep the frame defect and solve by the pseudo-inverse (symmetric

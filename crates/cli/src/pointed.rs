@@ -117,6 +117,21 @@ pub fn simulate(a: &SimulateArgs) -> Res {
 }
 
 pub fn solve(a: &SolveArgs) -> Res {
+    // flags that do not apply to a pointed survey are refused before any work
+    let opts = &a.solver;
+    opts.check_direct_flags()?;
+    if opts.min_attitude_redundancy.is_some() {
+        return Err("--min-attitude-redundancy does not apply to a pointed survey: each exposure's attitude must be determined by its own images, which the solver checks exposure by exposure; drop --min-attitude-redundancy".into());
+    }
+    if opts.frame.is_some() {
+        return Err("--frame does not apply to a pointed survey: its frame is fixed by the reference stars' priors (reference catalogue); drop --frame".into());
+    }
+    if opts.pseudo_inverse {
+        return Err("--pseudo-inverse does not apply to a pointed survey: the reference stars remove the frame defect, so the reduced matrix is regular; use --solver direct".into());
+    }
+    if opts.cov_pairs.is_some() {
+        return Err("--cov-pairs is available for scanning data sets only; for a pointed survey the direct solver writes every star's full covariance into catalogue_global.parquet".into());
+    }
     prepare_out_dir(&a.out, &SOLUTION_FILES, a.force)?;
     let ds = io::read_pointed_dataset(&a.dir)?;
     let truth = io::read_pointed_truth(&a.dir, &ds)?;
@@ -172,20 +187,6 @@ pub fn solve(a: &SolveArgs) -> Res {
     );
 
     // (b) global, self-calibrated: the core's solver of --solver
-    let opts = &a.solver;
-    opts.check_direct_flags()?;
-    if opts.min_attitude_redundancy.is_some() {
-        return Err("--min-attitude-redundancy does not apply to a pointed survey: each exposure's attitude must be determined by its own images, which the solver checks exposure by exposure; drop --min-attitude-redundancy".into());
-    }
-    if opts.frame.is_some() {
-        return Err("--frame does not apply to a pointed survey: its frame is fixed by the reference stars' priors (reference catalogue); drop --frame".into());
-    }
-    if opts.pseudo_inverse {
-        return Err("--pseudo-inverse does not apply to a pointed survey: the reference stars remove the frame defect, so the reduced matrix is regular; use --solver direct".into());
-    }
-    if opts.cov_pairs.is_some() {
-        return Err("--cov-pairs is available for scanning data sets only; for a pointed survey the direct solver writes every star's full covariance into catalogue_global.parquet".into());
-    }
     let cfg = opts.core_config(SolverConfig::pointed());
     let pb = bar(cfg.max_outer as u64, "global");
     let global = solve_global(&p, None, &cfg, &mut solver_events(&pb))?;

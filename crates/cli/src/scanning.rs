@@ -44,14 +44,20 @@ fn run_simulation(file: &MissionFile) -> Result<Simulation, String> {
     );
     // the solver's redundancy rule (astrosolve_core::config::MIN_ATTITUDE_REDUNDANCY), from
     // all measurements: the solvable sources have fewer
-    let n_meas =
-        sim.observations.len() + sim.observations.obs.iter().filter(|o| o.has_ac()).count();
-    let per_unknown = n_meas as f64 / (4 * sim.truth_attitude.coeffs.len()) as f64;
+    let n_ac = sim.observations.obs.iter().filter(|o| o.has_ac()).count();
+    let n_att = (4 * sim.truth_attitude.coeffs.len()) as f64;
+    let per_unknown = (sim.observations.len() + n_ac) as f64 / n_att;
     let min = astrosolve_core::config::MIN_ATTITUDE_REDUNDANCY;
     if per_unknown < min {
         eprintln!(
             "warning: {per_unknown:.1} measurements per attitude unknown, fewer than the {min:.0} `astrosolve solve` needs by default (it will refuse these data): the knot interval is at its longest (half a revolution); simulate ≈ {:.0} or more sources (more where not every source reaches the visibility periods; a longer mission adds knots as fast as measurements)",
             (sim.truth_sources.len() as f64 * min / per_unknown).ceil()
+        );
+    } else if (n_ac as f64 / n_att) < min / 3.0 {
+        eprintln!(
+            "warning: {:.1} AC measurements per attitude unknown, fewer than the {:.0} `astrosolve solve` needs by default (it will refuse these data): raise [simulation] g_ac_max",
+            n_ac as f64 / n_att,
+            min / 3.0
         );
     }
     Ok(sim)

@@ -139,6 +139,30 @@ fn jasmine_bad_inputs_give_clear_errors() {
         err.contains("bad.toml") && err.contains("line 3") && err.contains("n_starz"),
         "{err}"
     );
+    // scanning-only flags are refused up front, with the reason, and nothing is written
+    for (flags, says) in [
+        (
+            &["--frame", "gaia"][..],
+            "--frame does not apply to a pointed survey",
+        ),
+        (
+            &["--min-attitude-redundancy", "10"][..],
+            "--min-attitude-redundancy does not apply to a pointed survey",
+        ),
+        (
+            &["--pseudo-inverse", "--solver", "direct"][..],
+            "--pseudo-inverse does not apply",
+        ),
+    ] {
+        let o = dir.path().join("refused");
+        let mut args = vec!["solve", s, "--out", o.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{flags:?}: {err}");
+        assert!(!o.exists(), "{flags:?}: output written");
+    }
     // a reference catalogue that names an unknown star
     let stars = astrosolve_io::read_stars(sim.join("stars.parquet")).unwrap();
     let ds = astrosolve_io::read_pointed_dataset(&sim).unwrap();

@@ -86,4 +86,27 @@ fn unsolvable_missions_are_refused_with_the_reason() {
             && err.contains("--min-attitude-redundancy"),
         "{err}"
     );
+
+    // Gaia's rule, AC measurements only for G < 13: enough measurements per attitude unknown in
+    // all, but too few across scan for the rotations AL cannot see
+    let toml = dir.path().join("gaia_ac.toml");
+    std::fs::write(
+        &toml,
+        "[simulation]\nn_sources = 8000\ng_ac_max = 13\nseed = 5\n",
+    )
+    .unwrap();
+    let bright = dir.path().join("bright");
+    let o = astrosolve(&[
+        "simulate",
+        "--config",
+        toml.to_str().unwrap(),
+        "--out",
+        bright.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = refused(&bright, &dir.path().join("d"), &[]);
+    assert!(
+        err.contains("too weakly determined across scan") && err.contains("g_ac_max"),
+        "{err}"
+    );
 }

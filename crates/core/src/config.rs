@@ -64,8 +64,9 @@ pub struct SolverConfig {
     pub robust_config: RobustConfig,
     /// Which sources are solved.
     pub solvable: SolvableRule,
-    /// Fewest measurements of solvable sources per attitude unknown (an instrument with a
-    /// spline attitude refuses data below it, [`MIN_ATTITUDE_REDUNDANCY`]).
+    /// Fewest measurements of solvable sources per attitude unknown, a third of them across
+    /// scan (an instrument with a spline attitude refuses data below it,
+    /// [`MIN_ATTITUDE_REDUNDANCY`]).
     pub min_attitude_redundancy: f64,
     pub lsqr: LsqrSettings,
     /// Direct solver: pseudo-inverse of the reduced matrix (frame defect kept, the six smallest

@@ -282,8 +282,20 @@ impl Problem<NS> for ScanningProblem<'_> {
         cfg: &SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
         let n_coef = self.start.attitude.coeffs.len();
-        // the attitude is block 0 (one banded block)
+        // the attitude is block 0 (one banded block); AC measurements fix the rotations the
+        // AL ones cannot see, so they need a third of the redundancy on their own
         let per_unknown = rows_per_block[0] as f64 / (4 * n_coef) as f64;
+        let n_ac: usize = (0..self.obs.n_sources())
+            .filter(|&i| weights[i].solvable)
+            .map(|i| self.obs.of_source(i).iter().filter(|o| o.has_ac()).count())
+            .sum();
+        let ac_per_unknown = n_ac as f64 / (4 * n_coef) as f64;
+        let min_ac = cfg.min_attitude_redundancy / 3.0;
+        if per_unknown >= cfg.min_attitude_redundancy && ac_per_unknown < min_ac {
+            return Err(SolveError::Undetermined(format!(
+                "the attitude is too weakly determined across scan: {ac_per_unknown:.1} AC measurements of solvable sources per attitude unknown ({per_unknown:.1} in all), fewer than the {min_ac:.0} (a third of --min-attitude-redundancy) that the rotations AL measurements cannot see need. Give AC measurements to fainter sources (simulate: [simulation] g_ac_max; Gaia: G < 13), observe more sources, or lower --min-attitude-redundancy to solve anyway"
+            )));
+        }
         if per_unknown < cfg.min_attitude_redundancy {
             let knot_min = self.start.attitude.knots.h * 1440.0;
             let n_src = weights.iter().filter(|w| w.solvable).count();
