@@ -91,11 +91,12 @@ pub const ROBUST_START_UAS: f64 = 100.0;
 /// Default atol and btol of LSQR: below what the relative normal residual reaches, so that
 /// the inner tolerance decides, as for PCG.
 pub const LSQR_ATOL: f64 = 1e-14;
-/// Default fewest measurements per attitude unknown. Below it the attitude's errors, which
-/// the source-block formal errors leave out, dominate the sources' errors, and weakly
-/// determined knot spans keep the outer iterations from converging: measured on Gaia-like
-/// missions (docs/solvers.md), 20–35 per unknown give true errors 2.1–2.9× the formal ones,
-/// 52 gives 1.2–1.5× without converging, 98 (the simulator's default scaling) 1.07–1.18×.
+/// Default fewest measurements per attitude unknown (a third of them AC). Below it the
+/// attitude's errors, which the source-block formal errors leave out, dominate the sources'
+/// errors, and weakly determined knot spans keep the outer iterations from converging:
+/// measured on Gaia-like missions (docs/solvers.md), 20–35 per unknown give true errors
+/// 2.1–2.8× the formal ones, 52 gives 1.3–1.6×, neither converging; 98 (the simulator's
+/// default scaling) 1.07–1.18×, converged.
 pub const MIN_ATTITUDE_REDUNDANCY: f64 = 60.0;
 /// Default relative inner tolerance.
 pub const INNER_TOL: f64 = 1e-6;

@@ -11,8 +11,9 @@
 //! precision guard, and one test that is not in the paper (istop 8, off by default): stop when
 //! ‖Āᵀr_k‖ ≤ `normal_rtol` ‖Āᵀb‖, the relative normal-equation residual on which PCG stops
 //! ([`crate::cg`]) — inside an outer Gauss–Newton loop the residual r is mostly noise, so test 2
-//! (‖Āᵀr‖/(‖Ā‖‖r‖) ≤ atol) passes after a step or two however far the step is from solved; the estimates ‖Ā‖_F, cond(Ā), ‖r‖, ‖Āᵀr‖, ‖x‖ of section 5; and the
-//! variance estimate var_j = Σ_k d_kj², d_k = w_k/ρ_k (section 7.7), which approaches
+//! (‖Āᵀr‖/(‖Ā‖‖r‖) ≤ atol) passes after a step or two however far the step is from solved;
+//! the estimates ‖Ā‖_F, cond(Ā), ‖r‖, ‖Āᵀr‖, ‖x‖ of section 5; and the variance estimate
+//! var_j = Σ_k d_kj², d_k = w_k/ρ_k (section 7.7), which approaches
 //! diag((AᵀA)⁻¹) from below. The operator is abstract ([`LinearOperator`]): the whole
 //! astrometric system as rows ([`crate::rows`]), or a stored sparse matrix in benchmarks.
 
@@ -421,6 +422,43 @@ mod tests {
         assert_eq!(r.stop.code(), 2);
         assert!((r.x[0] - 1.00333333).abs() < 1e-7 && (r.x[1] + 0.99666667).abs() < 1e-7);
         assert!((r.r1norm - 0.005773502691896255).abs() < 1e-12);
+    }
+
+    #[test]
+    fn normal_residual_test_stops_at_its_tolerance() {
+        // an inconsistent 40 × 8 system: test 2 alone (atol = 1e-14) would run to the end
+        let (m, n) = (40, 8);
+        let a: Vec<f64> = (0..m * n)
+            .map(|k| {
+                ((k * 7919 % 103) as f64 / 103.0 - 0.5) + if k % (n + 1) == 0 { 2.0 } else { 0.0 }
+            })
+            .collect();
+        let op = Dense { m, n, a };
+        let b: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).sin()).collect();
+        let base = LsqrConfig {
+            atol: 1e-14,
+            btol: 1e-14,
+            conlim: 0.0,
+            calc_var: false,
+            ..Default::default()
+        };
+        let full = lsqr(&op, &b, &base, &mut |_| {}, &mut |_, _| true);
+        let cfg = LsqrConfig {
+            normal_rtol: 1e-3,
+            ..base
+        };
+        let r = lsqr(&op, &b, &cfg, &mut |_| {}, &mut |_, _| true);
+        assert_eq!(r.stop, LsqrStop::NormalResidual);
+        assert!(
+            r.stop.converged() && r.itn < full.itn,
+            "{} vs {}",
+            r.itn,
+            full.itn
+        );
+        // ‖Aᵀb‖ from the operator
+        let mut atb = vec![0.0; n];
+        op.rmatvec(&b, &mut atb);
+        assert!(r.arnorm <= 1e-3 * norm(&atb) * (1.0 + 1e-12));
     }
 
     #[test]
