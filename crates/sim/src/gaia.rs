@@ -386,6 +386,9 @@ fn perturb_source(config: &SimConfig, i: usize, s: &Source) -> Source {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Largest distance (rad) from a strip's fiducial line at which a CCD crossing is taken.
+const ETA_ACCEPT: f64 = 1e-9;
+
 fn observe_source(
     model: &GaiaModel,
     att: &BSplineAttitude,
@@ -460,10 +463,15 @@ fn observe_source(
                     o.t = t;
                     let (e, _) = model.predict_obs(&src.params, att, cal, &o);
                     let r = wrap(e - eta_j);
-                    // time is quantised to ~1e-14 d ≈ 2e-13 rad of scan: stop at 0.1 µas
-                    if r.abs() < 5e-13 {
+                    // near the fiducial line: the image's η is the model's at this t, exactly
+                    // (t − t₀ is quantised to ulp·ω ≈ 1e-12 rad of scan late in a long mission,
+                    // so η_j itself may not be reachable); refine while it helps
+                    if r.abs() < ETA_ACCEPT {
+                        o.eta = e;
                         ok = true;
-                        break;
+                        if r.abs() < 5e-13 {
+                            break;
+                        }
                     }
                     let (e2, _) = model.predict_at(&src.params, att, cal, &o, t + 1e-6);
                     let slope = (wrap(e2 - e)) / 1e-6;
