@@ -385,10 +385,10 @@ fn perturb_source(config: &SimConfig, i: usize, s: &Source) -> Source {
     Source { params: p, ..*s }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Largest distance (rad) from a strip's fiducial line at which a CCD crossing is taken.
 const ETA_ACCEPT: f64 = 1e-9;
 
+#[allow(clippy::too_many_arguments)]
 fn observe_source(
     model: &GaiaModel,
     att: &BSplineAttitude,
@@ -437,7 +437,7 @@ fn observe_source(
             for (strip, &eta_j) in inst.strip_eta.iter().enumerate() {
                 // Newton on η_model(t) = η_j, slope from a finite difference
                 let mut t = t_centre - eta_j / omega;
-                let mut ok = false;
+                let mut accepted: Option<Observation> = None;
                 let mut o = Observation {
                     source_index: i as u32,
                     fov,
@@ -467,8 +467,7 @@ fn observe_source(
                     // (t − t₀ is quantised to ulp·ω ≈ 1e-12 rad of scan late in a long mission,
                     // so η_j itself may not be reachable); refine while it helps
                     if r.abs() < ETA_ACCEPT {
-                        o.eta = e;
-                        ok = true;
+                        accepted = Some(Observation { eta: e, ..o });
                         if r.abs() < 5e-13 {
                             break;
                         }
@@ -477,8 +476,8 @@ fn observe_source(
                     let slope = (wrap(e2 - e)) / 1e-6;
                     t -= r / slope;
                 }
-                if ok {
-                    out.push(o);
+                if let Some(a) = accepted {
+                    out.push(a);
                 }
             }
         }
