@@ -308,14 +308,7 @@ impl BlockDiagonal {
     pub fn solve_in_place(&self, layout: &GlobalLayout, z: &mut [f64]) {
         use rayon::prelude::*;
         assert!(self.factored, "block diagonal not factored");
-        let mut parts: Vec<&mut [f64]> = Vec::with_capacity(layout.blocks.len());
-        let mut rest: &mut [f64] = z;
-        for b in &layout.blocks {
-            let (a, r) = std::mem::take(&mut rest).split_at_mut(b.len);
-            parts.push(a);
-            rest = r;
-        }
-        parts
+        block_parts(layout, z)
             .into_par_iter()
             .zip(
                 layout
@@ -334,6 +327,18 @@ impl BlockDiagonal {
     }
 }
 
+/// `z` split into the slices of the layout's diagonal blocks, in order.
+fn block_parts<'z>(layout: &GlobalLayout, z: &'z mut [f64]) -> Vec<&'z mut [f64]> {
+    let mut parts = Vec::with_capacity(layout.blocks.len());
+    let mut rest = z;
+    for b in &layout.blocks {
+        let (a, r) = std::mem::take(&mut rest).split_at_mut(b.len);
+        parts.push(a);
+        rest = r;
+    }
+    parts
+}
+
 impl BlockDiagonal {
     /// z ← L⁻¹ z (forward substitution with every block's factor).
     pub fn solve_lower_in_place(&self, layout: &GlobalLayout, z: &mut [f64]) {
@@ -348,14 +353,7 @@ impl BlockDiagonal {
     fn triangular(&self, layout: &GlobalLayout, z: &mut [f64], lower: bool) {
         use rayon::prelude::*;
         assert!(self.factored, "block diagonal not factored");
-        let mut parts: Vec<&mut [f64]> = Vec::with_capacity(layout.blocks.len());
-        let mut rest: &mut [f64] = z;
-        for b in &layout.blocks {
-            let (a, r) = std::mem::take(&mut rest).split_at_mut(b.len);
-            parts.push(a);
-            rest = r;
-        }
-        parts
+        block_parts(layout, z)
             .into_par_iter()
             .zip(
                 layout
