@@ -36,6 +36,7 @@ mod error;
 mod observations;
 mod pointed;
 mod reference;
+mod sink;
 mod table;
 mod toml_io;
 
@@ -60,6 +61,7 @@ pub use pointed::{
     DISTORTION_FILE, EXPOSURES_FILE, IMAGES_FILE, REFERENCE_CATALOGUE_FILE, STARS_FILE,
 };
 pub use reference::{read_reference_positions, write_reference_positions, REFERENCE_FILE};
+pub use sink::{SinkColumn, SinkKind, SinkValues, TableSink};
 pub use toml_io::{parse_toml, read_mission, read_toml, write_mission, write_toml};
 
 /// Key-value metadata keys of the Parquet files.

@@ -43,7 +43,7 @@ pub(crate) fn check_overwrite(path: &Path, overwrite: bool) -> Result<(), IoErro
 }
 
 /// Path of the temporary file a writer fills before renaming it into place.
-fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
