@@ -17,6 +17,7 @@ pub mod attitude;
 pub mod bspline;
 pub mod calibration;
 pub mod ephemeris;
+pub mod epoch;
 pub mod instrument;
 pub mod linalg;
 pub mod mission;

@@ -1,0 +1,1 @@
+//! Hipparcos IAD → SourceData (written by the Hipparcos helper)
