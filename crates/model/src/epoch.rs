@@ -16,8 +16,8 @@ use crate::scalar::Real;
 use nalgebra::SVector;
 use num_dual::{Derivative, DualSVec64, DualVec};
 
-/// Largest number of epoch-model parameters (the 9-parameter model).
-pub const N_EPOCH_MAX: usize = 9;
+/// Largest number of epoch-model parameters (9-parameter model, plus Δν if a layout asks for it).
+pub const N_EPOCH_MAX: usize = 10;
 
 /// Which parameters the model has, and where they sit in the parameter vector.
 ///
@@ -141,7 +141,7 @@ mod tests {
             a_pmdec: -1.7 * -0.8,
             a_colour: -12.5,
         };
-        let p = [0.3, -1.2, 4.1, 7.7, -3.3, 0.01, 0.2, -0.4, 0.05];
+        let p = [0.3, -1.2, 4.1, 7.7, -3.3, 0.01, 0.2, -0.4, 0.05, -0.02];
         for layout in [
             EpochLayout {
                 colour: false,
