@@ -43,6 +43,17 @@ pub enum IoError {
     #[error("{}: missing column \"{column}\"", path.display())]
     MissingColumn { path: PathBuf, column: String },
 
+    /// None of the accepted names of a required column is present (table reader).
+    #[error("{}: missing column {}: none of the accepted names is present (columns present: {})",
+        path.display(), quote_list(accepted, " or "), quote_list(present, ", "))]
+    MissingColumns {
+        path: PathBuf,
+        /// The names accepted for the column, in order of preference.
+        accepted: Vec<String>,
+        /// The columns of the file.
+        present: Vec<String>,
+    },
+
     /// A column has a type that cannot be read as the expected one.
     #[error("{}: column \"{column}\" has type {found}, expected {expected}", path.display())]
     ColumnType {
@@ -78,6 +89,7 @@ impl IoError {
             | IoError::Parquet { path, .. }
             | IoError::Toml { path, .. }
             | IoError::MissingColumn { path, .. }
+            | IoError::MissingColumns { path, .. }
             | IoError::ColumnType { path, .. }
             | IoError::Value { path, .. }
             | IoError::Invalid { path, .. } => path,
@@ -98,6 +110,7 @@ impl IoError {
             IoError::MissingColumn { column, .. }
             | IoError::ColumnType { column, .. }
             | IoError::Value { column, .. } => Some(column),
+            IoError::MissingColumns { accepted, .. } => accepted.first().map(String::as_str),
             _ => None,
         }
     }
@@ -138,6 +151,15 @@ impl IoError {
             message: message.to_string(),
         }
     }
+}
+
+/// `"a" or "b"`: names quoted and joined, for messages.
+fn quote_list(names: &[String], sep: &str) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// |a − b| ≤ tol, false if either is NaN.

@@ -38,6 +38,7 @@ mod pointed;
 mod reference;
 mod sink;
 mod table;
+pub mod tabular;
 mod toml_io;
 
 pub use attitude::{coeff_centre, read_attitude, write_attitude};

@@ -1,0 +1,367 @@
+//! Parquet tables (Apache Parquet through arrow-rs), streamed by record batches. Float,
+//! integer, boolean and string columns, and lists (List, LargeList, FixedSizeList) of
+//! floats, integers and booleans; other types (structs, dates, binary, …) are left out of
+//! the table. Units from a field's metadata key `unit` (or `units`), when present.
+
+use super::{dedup_names, Column, ColumnData, ListColumn, Table, TableFormat, TableReader};
+use crate::error::IoError;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+/// Rows per decoded record batch.
+const BATCH_ROWS: usize = 1 << 14;
+
+pub(crate) struct ParquetReader {
+    path: PathBuf,
+    names: Vec<String>,
+    units: Vec<Option<String>>,
+    reader: ParquetRecordBatchReader,
+    pending: Option<(RecordBatch, usize)>,
+    rows_read: usize,
+    n_rows: usize,
+}
+
+/// True if the reader converts this type.
+fn supported(dt: &DataType) -> bool {
+    match dt {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            scalar_supported(f.data_type()) && !matches!(f.data_type(), DataType::Utf8)
+        }
+        other => scalar_supported(other),
+    }
+}
+
+fn scalar_supported(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Boolean
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Null
+    )
+}
+
+impl ParquetReader {
+    pub fn open(path: &Path) -> Result<ParquetReader, IoError> {
+        let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+        match catch_unwind(AssertUnwindSafe(|| Self::open_file(path, file))) {
+            Ok(r) => r,
+            Err(_) => Err(IoError::parquet(
+                path,
+                "corrupt file (the Parquet decoder failed)",
+            )),
+        }
+    }
+
+    fn open_file(path: &Path, file: File) -> Result<ParquetReader, IoError> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| IoError::parquet(path, e))?;
+        let n_rows = usize::try_from(builder.metadata().file_metadata().num_rows())
+            .map_err(|_| IoError::parquet(path, "negative row count"))?;
+        let fields: Vec<_> = builder.schema().fields().iter().cloned().collect();
+        let roots: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| supported(f.data_type()))
+            .map(|(i, _)| i)
+            .collect();
+        let names = dedup_names(roots.iter().map(|&i| fields[i].name().clone()).collect());
+        let units = roots
+            .iter()
+            .map(|&i| {
+                let md = fields[i].metadata();
+                md.iter()
+                    .find(|(k, _)| {
+                        k.eq_ignore_ascii_case("unit") || k.eq_ignore_ascii_case("units")
+                    })
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| IoError::parquet(path, e))?;
+        Ok(ParquetReader {
+            path: path.to_path_buf(),
+            names,
+            units,
+            reader,
+            pending: None,
+            rows_read: 0,
+            n_rows,
+        })
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, IoError> {
+        let path = self.path.clone();
+        let next = catch_unwind(AssertUnwindSafe(|| self.reader.next()))
+            .map_err(|_| IoError::parquet(&path, "corrupt file (the Parquet decoder failed)"))?;
+        match next {
+            None => Ok(None),
+            Some(Ok(b)) => Ok(Some(b)),
+            Some(Err(e)) => Err(IoError::parquet(
+                &path,
+                format!("after data row {}: {e}", self.rows_read),
+            )),
+        }
+    }
+}
+
+impl TableReader for ParquetReader {
+    fn column_names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn column_units(&self) -> Vec<Option<String>> {
+        self.units.clone()
+    }
+
+    fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>, IoError> {
+        let max_rows = max_rows.max(1);
+        let (batch, offset) = loop {
+            match self.pending.take() {
+                Some((b, off)) if off < b.num_rows() => break (b, off),
+                _ => match self.next_batch()? {
+                    Some(b) => self.pending = Some((b, 0)),
+                    None => {
+                        if self.rows_read != self.n_rows {
+                            return Err(IoError::parquet(
+                                &self.path,
+                                format!(
+                                    "footer announces {} rows but {} were decoded",
+                                    self.n_rows, self.rows_read
+                                ),
+                            ));
+                        }
+                        return Ok(None);
+                    }
+                },
+            }
+        };
+        let len = max_rows.min(batch.num_rows() - offset);
+        let slice = batch.slice(offset, len);
+        self.pending = Some((batch, offset + len));
+        let first_row = self.rows_read + 1;
+        self.rows_read += len;
+        let mut columns = Vec::with_capacity(self.names.len());
+        for ((name, unit), array) in self.names.iter().zip(&self.units).zip(slice.columns()) {
+            let data =
+                convert(array).map_err(|m| IoError::value(&self.path, first_row, name, m))?;
+            columns.push(Column {
+                name: name.clone(),
+                unit: unit.clone(),
+                data,
+            });
+        }
+        Ok(Some(Table {
+            path: self.path.clone(),
+            format: TableFormat::Parquet,
+            first_row,
+            columns,
+        }))
+    }
+}
+
+/// Floats of a numeric array, nulls as NaN; None if not numeric.
+fn floats(a: &dyn Array) -> Option<Vec<f64>> {
+    macro_rules! prim {
+        ($t:ty) => {
+            a.as_primitive::<$t>()
+                .values()
+                .iter()
+                .map(|&v| v as f64)
+                .collect::<Vec<f64>>()
+        };
+    }
+    let mut v: Vec<f64> = match a.data_type() {
+        DataType::Float64 => a.as_primitive::<Float64Type>().values().to_vec(),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Float16 => a
+            .as_primitive::<Float16Type>()
+            .values()
+            .iter()
+            .map(|v| v.to_f64())
+            .collect(),
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        DataType::Null => vec![f64::NAN; a.len()],
+        _ => return None,
+    };
+    if a.null_count() > 0 {
+        for (i, x) in v.iter_mut().enumerate() {
+            if a.is_null(i) {
+                *x = f64::NAN;
+            }
+        }
+    }
+    Some(v)
+}
+
+/// Integers of an integer array, exact; None if not an integer type; Err for u64 > i64::MAX.
+fn ints(a: &dyn Array) -> Option<Result<Vec<Option<i64>>, String>> {
+    macro_rules! prim {
+        ($t:ty) => {
+            a.as_primitive::<$t>()
+                .iter()
+                .map(|v| v.map(i64::from))
+                .collect::<Vec<Option<i64>>>()
+        };
+    }
+    Some(Ok(match a.data_type() {
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => a.as_primitive::<Int64Type>().iter().collect(),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => {
+            let mut out = Vec::with_capacity(a.len());
+            for v in a.as_primitive::<UInt64Type>().iter() {
+                match v.map(i64::try_from) {
+                    None => out.push(None),
+                    Some(Ok(x)) => out.push(Some(x)),
+                    Some(Err(_)) => {
+                        return Some(Err(format!(
+                            "unsigned value {} is beyond the int64 range",
+                            v.unwrap_or_default()
+                        )))
+                    }
+                }
+            }
+            out
+        }
+        _ => return None,
+    }))
+}
+
+fn is_float(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Float16 | DataType::Float32 | DataType::Float64
+    )
+}
+
+/// One arrow array as column data.
+fn convert(a: &ArrayRef) -> Result<ColumnData, String> {
+    let dt = a.data_type();
+    if is_float(dt) || matches!(dt, DataType::Null) {
+        return floats(a.as_ref())
+            .map(ColumnData::Float)
+            .ok_or_else(|| format!("unsupported type {dt}"));
+    }
+    if let Some(v) = ints(a.as_ref()) {
+        return v.map(ColumnData::Int);
+    }
+    match dt {
+        DataType::Boolean => Ok(ColumnData::Bool(a.as_boolean().iter().collect())),
+        DataType::Utf8 => Ok(ColumnData::Text(
+            a.as_string::<i32>()
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect(),
+        )),
+        DataType::LargeUtf8 => Ok(ColumnData::Text(
+            a.as_string::<i64>()
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect(),
+        )),
+        DataType::Utf8View => Ok(ColumnData::Text(
+            a.as_string_view()
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect(),
+        )),
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let offs: Vec<usize> = l.value_offsets().iter().map(|&o| o as usize).collect();
+            lists(a.as_ref(), l.values(), &offs)
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            let offs: Vec<usize> = l.value_offsets().iter().map(|&o| o as usize).collect();
+            lists(a.as_ref(), l.values(), &offs)
+        }
+        DataType::FixedSizeList(_, n) => {
+            let l = a.as_fixed_size_list();
+            let n = usize::try_from(*n).unwrap_or(0);
+            let mut offs: Vec<usize> = (0..a.len()).map(|i| l.value_offset_at(i)).collect();
+            offs.push(offs.last().map_or(0, |o| o + n));
+            lists(a.as_ref(), l.values(), &offs)
+        }
+        other => Err(format!("unsupported type {other}")),
+    }
+}
+
+/// A list array as a list column: `offs[i]..offs[i+1]` index `values`; null lists are empty.
+fn lists(a: &dyn Array, values: &ArrayRef, offs: &[usize]) -> Result<ColumnData, String> {
+    // Only the part of the child array this slice uses.
+    let lo = offs.first().copied().unwrap_or(0);
+    let hi = offs.last().copied().unwrap_or(lo).max(lo);
+    if hi > values.len() {
+        return Err("list offsets beyond the values".to_string());
+    }
+    let values = &values.slice(lo, hi - lo);
+    let offs: Vec<usize> = offs.iter().map(|o| o.saturating_sub(lo)).collect();
+    let offs = &offs;
+    let rows = |push: &mut dyn FnMut(usize, usize)| {
+        for i in 0..a.len() {
+            if a.is_null(i) {
+                push(0, 0);
+            } else {
+                push(offs[i], offs[i + 1]);
+            }
+        }
+    };
+    let vdt = values.data_type();
+    if is_float(vdt) || matches!(vdt, DataType::Null) {
+        let v = floats(values.as_ref()).ok_or("unsupported list element type")?;
+        let mut l = ListColumn::default();
+        rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
+        return Ok(ColumnData::FloatList(l));
+    }
+    if let Some(v) = ints(values.as_ref()) {
+        let v = v?;
+        let mut l = ListColumn::default();
+        rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
+        return Ok(ColumnData::IntList(l));
+    }
+    if *vdt == DataType::Boolean {
+        let v: Vec<Option<bool>> = values.as_boolean().iter().collect();
+        let mut l = ListColumn::default();
+        rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
+        return Ok(ColumnData::BoolList(l));
+    }
+    Err(format!("unsupported list element type {vdt}"))
+}
