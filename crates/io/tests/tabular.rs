@@ -192,9 +192,22 @@ fn all_six_datalink_files_agree() {
     check_times_exact("ECSV vs CSV", &csv, &ecsv);
     // CU9 Parquet: real list columns, camelCase names, rows in another order, times as
     // float64 (so compared as the float64 nearest to the CSV's integer).
+    // Binary formats: FITS and BINARY2 VOTable bit-identical to each other and to the CU9
+    // Parquet's values; TABLEDATA prints float32 to float32 precision.
+    let fits = read_transits(&datalink(FITS));
+    let vot = read_transits(&datalink(VOT_BIN));
+    let plain = read_transits(&datalink(VOT_PLAIN));
+    compare("FITS vs binary VOTable", &fits, &vot, false);
+    check_times_exact("FITS vs binary VOTable", &fits, &vot);
+    compare("FITS vs CSV", &fits, &csv, true);
+    check_times_exact("FITS vs CSV", &fits, &csv);
+    compare("TABLEDATA VOTable vs FITS", &fits, &plain, false);
+    check_times_exact("TABLEDATA VOTable vs FITS", &fits, &plain);
+    compare("ECSV vs FITS", &fits, &ecsv, false);
     let csv_s = sorted(csv.clone());
     let cu9_s = sorted(cu9);
     compare("CU9 Parquet vs CSV", &csv_s, &cu9_s, true);
+    compare("CU9 Parquet vs FITS", &sorted(fits.clone()), &cu9_s, false);
     for (i, (a, b)) in csv_s.iter().zip(&cu9_s).enumerate() {
         for (k, (x, y)) in a.t.iter().zip(&b.t_f).enumerate() {
             match x {

@@ -274,6 +274,31 @@ impl ColumnData {
     }
 }
 
+/// A column under construction by a reader.
+pub(crate) enum Builder {
+    Float(Vec<f64>),
+    Int(Vec<Option<i64>>),
+    Bool(Vec<Option<bool>>),
+    Text(Vec<Option<String>>),
+    FloatList(ListColumn<f64>),
+    IntList(ListColumn<Option<i64>>),
+    BoolList(ListColumn<Option<bool>>),
+}
+
+impl Builder {
+    pub(crate) fn finish(self) -> ColumnData {
+        match self {
+            Builder::Float(v) => ColumnData::Float(v),
+            Builder::Int(v) => ColumnData::Int(v),
+            Builder::Bool(v) => ColumnData::Bool(v),
+            Builder::Text(v) => ColumnData::Text(v),
+            Builder::FloatList(l) => ColumnData::FloatList(l),
+            Builder::IntList(l) => ColumnData::IntList(l),
+            Builder::BoolList(l) => ColumnData::BoolList(l),
+        }
+    }
+}
+
 /// One named column with the unit its file states (None: no unit given).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
