@@ -33,6 +33,7 @@ mod calibration;
 mod catalogue;
 mod dataset;
 mod error;
+pub mod hipparcos;
 mod observations;
 mod pointed;
 mod reference;
