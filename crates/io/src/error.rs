@@ -54,6 +54,17 @@ pub enum IoError {
         present: Vec<String>,
     },
 
+    /// A column's stated unit cannot be converted to the unit its quantity needs (table
+    /// reader), e.g. a proper motion in degrees, or the unit is not understood.
+    #[error("{}: column \"{column}\": {message}", path.display())]
+    Unit {
+        path: PathBuf,
+        column: String,
+        /// The unit the file states.
+        unit: String,
+        message: String,
+    },
+
     /// A column has a type that cannot be read as the expected one.
     #[error("{}: column \"{column}\" has type {found}, expected {expected}", path.display())]
     ColumnType {
@@ -90,6 +101,7 @@ impl IoError {
             | IoError::Toml { path, .. }
             | IoError::MissingColumn { path, .. }
             | IoError::MissingColumns { path, .. }
+            | IoError::Unit { path, .. }
             | IoError::ColumnType { path, .. }
             | IoError::Value { path, .. }
             | IoError::Invalid { path, .. } => path,
@@ -109,6 +121,7 @@ impl IoError {
         match self {
             IoError::MissingColumn { column, .. }
             | IoError::ColumnType { column, .. }
+            | IoError::Unit { column, .. }
             | IoError::Value { column, .. } => Some(column),
             IoError::MissingColumns { accepted, .. } => accepted.first().map(String::as_str),
             _ => None,

@@ -254,13 +254,15 @@ fn read_header(path: &Path, f: &mut BufReader<File>, hdu: usize) -> Result<Heade
             }
         })?;
         for card in block.chunks(CARD) {
-            let text = String::from_utf8_lossy(card);
-            let key = text[..8.min(text.len())].trim().to_string();
+            let key = String::from_utf8_lossy(&card[..8]).trim().to_string();
+            if cards.is_empty() && hdu == 1 && !card.starts_with(b"SIMPLE  =") {
+                return Err(invalid(path, "the first card is not SIMPLE = T"));
+            }
             if key == "END" {
                 return Ok(Header { cards });
             }
-            if text.len() > 10 && &text[8..10] == "= " {
-                if let Some(v) = parse_value(&text[10..]) {
+            if &card[8..10] == b"= " {
+                if let Some(v) = parse_value(&String::from_utf8_lossy(&card[10..])) {
                     cards.push((key, v));
                 }
             }

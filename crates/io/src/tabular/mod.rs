@@ -29,11 +29,13 @@
 mod delimited;
 mod ecsv;
 mod fits;
+mod fits_write;
 mod parquet_reader;
 mod text;
 mod units;
 mod votable;
 
+pub use fits_write::write_fits;
 pub use units::Unit;
 
 use crate::error::IoError;
@@ -482,9 +484,11 @@ impl Table {
 
     /// Factor converting the column's stated unit to `unit` (1 when either is absent/Any).
     fn unit_factor(&self, c: &Column, unit: Unit) -> Result<f64, IoError> {
-        units::factor(c.unit.as_deref(), unit).map_err(|message| IoError::Invalid {
+        units::factor(c.unit.as_deref(), unit).map_err(|message| IoError::Unit {
             path: self.path.clone(),
-            message: format!("column \"{}\": {message}", c.name),
+            column: c.name.clone(),
+            unit: c.unit.clone().unwrap_or_default(),
+            message,
         })
     }
 

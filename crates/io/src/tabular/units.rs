@@ -39,10 +39,12 @@ pub enum Unit {
 /// Exponents of (angle, time, length, magnitude).
 type Dim = [i32; 4];
 
-/// A parsed unit: value in unit = value × scale in base units (mas, s, nm, mag).
+/// A parsed unit: value in unit = value × scale × 10^exp10 in base units (mas, s, nm,
+/// mag); decimal prefixes go to `exp10` so that their ratios are exact powers of ten.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Parsed {
     scale: f64,
+    exp10: i32,
     dim: Dim,
 }
 
@@ -51,21 +53,21 @@ const SECONDS_PER_JULIAN_YEAR: f64 = 365.25 * 86400.0;
 
 impl Unit {
     fn parsed(self) -> Option<Parsed> {
-        let (scale, dim) = match self {
+        let (scale, exp10, dim) = match self {
             Unit::Any => return None,
-            Unit::Dimensionless => (1.0, [0, 0, 0, 0]),
-            Unit::Mas => (1.0, [1, 0, 0, 0]),
-            Unit::Uas => (1e-3, [1, 0, 0, 0]),
-            Unit::Deg => (3.6e6, [1, 0, 0, 0]),
-            Unit::Rad => (MAS_PER_RAD, [1, 0, 0, 0]),
-            Unit::MasPerYr => (1.0 / SECONDS_PER_JULIAN_YEAR, [1, -1, 0, 0]),
-            Unit::UasPerYr => (1e-3 / SECONDS_PER_JULIAN_YEAR, [1, -1, 0, 0]),
-            Unit::Ns => (1e-9, [0, 1, 0, 0]),
-            Unit::Nm => (1.0, [0, 0, 1, 0]),
-            Unit::PerNm => (1.0, [0, 0, -1, 0]),
-            Unit::Mag => (1.0, [0, 0, 0, 1]),
+            Unit::Dimensionless => (1.0, 0, [0, 0, 0, 0]),
+            Unit::Mas => (1.0, 0, [1, 0, 0, 0]),
+            Unit::Uas => (1.0, -3, [1, 0, 0, 0]),
+            Unit::Deg => (3.6, 6, [1, 0, 0, 0]),
+            Unit::Rad => (MAS_PER_RAD, 0, [1, 0, 0, 0]),
+            Unit::MasPerYr => (1.0 / SECONDS_PER_JULIAN_YEAR, 0, [1, -1, 0, 0]),
+            Unit::UasPerYr => (1.0 / SECONDS_PER_JULIAN_YEAR, -3, [1, -1, 0, 0]),
+            Unit::Ns => (1.0, -9, [0, 1, 0, 0]),
+            Unit::Nm => (1.0, 0, [0, 0, 1, 0]),
+            Unit::PerNm => (1.0, 0, [0, 0, -1, 0]),
+            Unit::Mag => (1.0, 0, [0, 0, 0, 1]),
         };
-        Some(Parsed { scale, dim })
+        Some(Parsed { scale, exp10, dim })
     }
 
     /// Short spelling, for messages.
@@ -109,43 +111,50 @@ pub(crate) fn factor(stated: Option<&str>, want: Unit) -> Result<f64, String> {
             want.symbol()
         ));
     }
-    if p.scale == w.scale {
-        return Ok(1.0);
-    }
-    Ok(p.scale / w.scale)
+    let ratio = if p.scale == w.scale {
+        1.0
+    } else {
+        p.scale / w.scale
+    };
+    let e = p.exp10 - w.exp10;
+    Ok(if e >= 0 {
+        ratio * 10f64.powi(e)
+    } else {
+        ratio / 10f64.powi(-e)
+    })
 }
 
 /// One known unit symbol (lower case) → (scale in base units, dimension).
-fn base(sym: &str) -> Option<(f64, Dim)> {
+fn base(sym: &str) -> Option<(f64, i32, Dim)> {
     const ANG: Dim = [1, 0, 0, 0];
     const T: Dim = [0, 1, 0, 0];
     const L: Dim = [0, 0, 1, 0];
     const MAG: Dim = [0, 0, 0, 1];
     const NONE: Dim = [0, 0, 0, 0];
     Some(match sym {
-        "mas" | "milliarcsec" | "milliarcsecond" | "milliarcseconds" => (1.0, ANG),
+        "mas" | "milliarcsec" | "milliarcsecond" | "milliarcseconds" => (1.0, 0, ANG),
         "uas" | "µas" | "μas" | "microarcsec" | "microarcsecond" | "microarcseconds" => {
-            (1e-3, ANG)
+            (1.0, -3, ANG)
         }
-        "arcsec" | "arcsecond" | "arcseconds" | "as" => (1e3, ANG),
-        "arcmin" | "arcminute" | "arcminutes" => (6e4, ANG),
-        "deg" | "degree" | "degrees" => (3.6e6, ANG),
-        "rad" | "radian" | "radians" => (MAS_PER_RAD, ANG),
-        "mrad" => (MAS_PER_RAD * 1e-3, ANG),
-        "yr" | "year" | "years" | "a" | "julianyear" => (SECONDS_PER_JULIAN_YEAR, T),
-        "d" | "day" | "days" => (86400.0, T),
-        "h" | "hr" | "hour" => (3600.0, T),
-        "min" => (60.0, T),
-        "s" | "sec" | "second" | "seconds" => (1.0, T),
-        "ms" => (1e-3, T),
-        "us" | "µs" | "μs" => (1e-6, T),
-        "ns" | "nanosec" | "nanosecond" | "nanoseconds" => (1e-9, T),
-        "nm" | "nanometer" | "nanometre" | "nanometers" | "nanometres" => (1.0, L),
-        "um" | "µm" | "μm" | "micron" | "microns" => (1e3, L),
-        "angstrom" | "å" => (0.1, L),
-        "m" => (1e9, L),
-        "mag" | "mags" | "magnitude" => (1.0, MAG),
-        "dimensionless" | "dimensionless_unscaled" | "unitless" | "none" => (1.0, NONE),
+        "arcsec" | "arcsecond" | "arcseconds" | "as" => (1.0, 3, ANG),
+        "arcmin" | "arcminute" | "arcminutes" => (6.0, 4, ANG),
+        "deg" | "degree" | "degrees" => (3.6, 6, ANG),
+        "rad" | "radian" | "radians" => (MAS_PER_RAD, 0, ANG),
+        "mrad" => (MAS_PER_RAD, -3, ANG),
+        "yr" | "year" | "years" | "a" | "julianyear" => (SECONDS_PER_JULIAN_YEAR, 0, T),
+        "d" | "day" | "days" => (86400.0, 0, T),
+        "h" | "hr" | "hour" => (3600.0, 0, T),
+        "min" => (60.0, 0, T),
+        "s" | "sec" | "second" | "seconds" => (1.0, 0, T),
+        "ms" => (1.0, -3, T),
+        "us" | "µs" | "μs" => (1.0, -6, T),
+        "ns" | "nanosec" | "nanosecond" | "nanoseconds" => (1.0, -9, T),
+        "nm" | "nanometer" | "nanometre" | "nanometers" | "nanometres" => (1.0, 0, L),
+        "um" | "µm" | "μm" | "micron" | "microns" => (1.0, 3, L),
+        "angstrom" | "å" => (1.0, -1, L),
+        "m" => (1.0, 9, L),
+        "mag" | "mags" | "magnitude" => (1.0, 0, MAG),
+        "dimensionless" | "dimensionless_unscaled" | "unitless" | "none" => (1.0, 0, NONE),
         _ => return None,
     })
 }
@@ -169,6 +178,7 @@ fn parse(s: &str) -> Result<Parsed, String> {
     let t = t.replace("**", "^");
     let chars: Vec<char> = t.chars().collect();
     let mut scale = 1.0f64;
+    let mut exp10 = 0i32;
     let mut dim: Dim = [0; 4];
     let mut i = 0;
     let mut divide = false;
@@ -227,7 +237,7 @@ fn parse(s: &str) -> Result<Parsed, String> {
             return Err(format!("unexpected character '{c}'"));
         }
         let sym: String = chars[start..i].iter().collect();
-        let (s, d) = base(&sym).ok_or_else(|| format!("unknown unit \"{sym}\""))?;
+        let (s, e, d) = base(&sym).ok_or_else(|| format!("unknown unit \"{sym}\""))?;
         let (mut p, ni) = power(&chars, i)?;
         i = ni;
         if divide {
@@ -235,6 +245,7 @@ fn parse(s: &str) -> Result<Parsed, String> {
         }
         divide = false;
         scale *= s.powi(p);
+        exp10 += e * p;
         for k in 0..4 {
             dim[k] += d[k] * p;
         }
@@ -243,7 +254,7 @@ fn parse(s: &str) -> Result<Parsed, String> {
     if !any {
         return Err("empty unit".to_string());
     }
-    Ok(Parsed { scale, dim })
+    Ok(Parsed { scale, exp10, dim })
 }
 
 fn next_is_digit(chars: &[char], i: usize) -> bool {
