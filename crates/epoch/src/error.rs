@@ -34,6 +34,19 @@ pub enum EpochError {
         message: String,
     },
 
+    /// A row that belongs to no source (null source_id): skipped.
+    #[error("{}: row {row}, column \"{column}\": row skipped: {message}", path.display())]
+    Row {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        message: String,
+    },
+
+    /// The file could not be read (or a chunk of it): reading stops.
+    #[error(transparent)]
+    Io(#[from] astrosolve_io::IoError),
+
     /// A file-level problem that is not a single cell (missing column, wrong layout, …).
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },

@@ -164,9 +164,6 @@ pub fn fit_source(data: &SourceData, opts: &FitOptions) -> Result<FitResult, Epo
 
 /// Fits many sources in parallel (rayon). Results are in input order and bit-identical whatever
 /// the number of threads (each source is fitted by one thread, with no shared reduction).
-pub fn fit_many(
-    sources: &[SourceData],
-    opts: &FitOptions,
-) -> Vec<Result<FitResult, EpochError>> {
+pub fn fit_many(sources: &[SourceData], opts: &FitOptions) -> Vec<Result<FitResult, EpochError>> {
     sources.par_iter().map(|s| fit_source(s, opts)).collect()
 }

@@ -13,14 +13,20 @@
 //! ġ in mas/yr³; Δν in nm⁻¹; t in Julian years from the data's reference epoch (J2017.5 TCB
 //! for DR4, J1991.25 for Hipparcos).
 
+// index loops over parallel arrays mirror the formulas; `!(x > 0.0)` comparisons are meant to
+// reject NaN too
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod error;
 pub mod fit;
+pub mod gaia;
 pub mod hipparcos;
 pub mod weights;
 
 pub use astrosolve_model::epoch::{EpochGeometry, EpochLayout, N_EPOCH_MAX};
 pub use error::EpochError;
 pub use fit::{fit_many, fit_source};
+pub use gaia::{read_gaia_sources, GaiaSourceStream};
 
 /// The astrometric model of a source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -218,7 +224,9 @@ pub struct FitResult {
     pub cov: Vec<f64>,
     /// Per observation: w − model (mas), for every observation (also unused ones).
     pub residuals: Vec<f64>,
-    /// Per observation: final weight factor in [0, 1] (the downweight); 0 = unused/outlier.
+    /// Per observation: the final downweight in [0, 1] the fit used (eq. 66 or Huber; 1 for
+    /// Dr4/None); 0 = unused. Outliers are the used ones below [`weights::OUTLIER_LIMIT`]
+    /// (with eq. 66; see [`weights`]).
     pub weights: Vec<f64>,
     /// Observations used (used flag, finite), kept ones (not outliers), outliers.
     pub n_obs_al: usize,
@@ -242,6 +250,16 @@ impl FitResult {
     pub fn error(&self, k: usize) -> f64 {
         let n = self.params.len();
         self.cov[k * n + k].sqrt()
+    }
+    /// Normalised residuals r/√(σ² + ε²) of every observation of `data` (the source fitted),
+    /// with the excess noise ε of the fit.
+    pub fn normalised_residuals(&self, data: &SourceData) -> Vec<f64> {
+        let e2 = self.excess_noise * self.excess_noise;
+        data.obs
+            .iter()
+            .zip(&self.residuals)
+            .map(|(o, r)| r / (o.sigma * o.sigma + e2).sqrt())
+            .collect()
     }
     /// Correlation of parameters k and l.
     pub fn corr(&self, k: usize, l: usize) -> f64 {
