@@ -47,16 +47,15 @@ pub(crate) fn solve(
     let n = layout.n_params();
     let mut nm = [[0.0f64; N]; N];
     let mut rhs = [0.0f64; N];
-    let mut add = |a: &[f64; N], y: f64| {
-        for k in 0..n {
-            rhs[k] += a[k] * y;
-            for l in 0..=k {
-                nm[k][l] += a[k] * a[l];
-            }
-        }
-    };
     // observations that belong to a whitened pair
-    let mut paired = vec![false; data.obs.len()];
+    let mut paired = vec![
+        false;
+        if data.pairs.is_empty() {
+            0
+        } else {
+            data.obs.len()
+        }
+    ];
     for &(i, j, rho) in &data.pairs {
         if i >= data.obs.len() || j >= data.obs.len() || i == j || !(rho.abs() < 1.0) {
             return Err(EpochError::BadInput {
@@ -80,18 +79,26 @@ pub(crate) fn solve(
             let wj: [f64; N] = std::array::from_fn(|k| (rows[j][k] * sj - rho * wi[k]) * c);
             let yi = data.obs[i].w * si;
             let yj = (data.obs[j].w * sj - rho * yi) * c;
-            add(&wi, yi);
-            add(&wj, yj);
+            for (a, y) in [(&wi, yi), (&wj, yj)] {
+                for k in 0..n {
+                    rhs[k] += a[k] * y;
+                    for l in 0..=k {
+                        nm[k][l] += a[k] * a[l];
+                    }
+                }
+            }
         }
     }
-    for (l, o) in data.obs.iter().enumerate() {
-        if paired[l] || wt[l] <= 0.0 {
-            continue;
-        }
-        let s = wt[l].sqrt();
-        let a: [f64; N] = std::array::from_fn(|k| rows[l][k] * s);
-        add(&a, o.w * s);
-    }
+    // the uncorrelated observations, with the size known at compile time
+    let acc = match n {
+        5 => accumulate::<5>,
+        6 => accumulate::<6>,
+        7 => accumulate::<7>,
+        8 => accumulate::<8>,
+        9 => accumulate::<9>,
+        _ => accumulate::<N>,
+    };
+    acc(data, rows, wt, &paired, &mut nm, &mut rhs);
     if let Some((k, mean, sigma)) = prior {
         let w = 1.0 / (sigma * sigma);
         nm[k][k] += w;
@@ -152,6 +159,40 @@ pub(crate) fn solve(
         });
     }
     Ok(Solved { params, cov })
+}
+
+/// Adds the whitened rows √w a_l and right-hand sides √w w_l of the observations not in
+/// `paired` to the lower triangle of `nm` and to `rhs` (M parameters).
+fn accumulate<const M: usize>(
+    data: &SourceData,
+    rows: &[[f64; N]],
+    wt: &[f64],
+    paired: &[bool],
+    nm: &mut [[f64; N]; N],
+    rhs: &mut [f64; N],
+) {
+    let mut a_nm = [[0.0f64; M]; M];
+    let mut a_rhs = [0.0f64; M];
+    for (l, o) in data.obs.iter().enumerate() {
+        if wt[l] <= 0.0 || paired.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        let s = wt[l].sqrt();
+        let a: [f64; M] = std::array::from_fn(|k| rows[l][k] * s);
+        let y = o.w * s;
+        for k in 0..M {
+            a_rhs[k] += a[k] * y;
+            for m in 0..=k {
+                a_nm[k][m] += a[k] * a[m];
+            }
+        }
+    }
+    for k in 0..M {
+        rhs[k] += a_rhs[k];
+        for m in 0..=k {
+            nm[k][m] += a_nm[k][m];
+        }
+    }
 }
 
 /// Fits one source with the model and weighting of `opts`.

@@ -270,7 +270,13 @@ pub(crate) fn fit_weighted(data: &SourceData, opts: &FitOptions) -> Result<FitRe
                 });
             }
             // significance of the data's excess noise at ε = 0 (eq. 10), for information
-            let (_, sig) = p.excess_noise(&f, p.dof(0))?;
+            let dof = p.dof(0);
+            let (s0, _) = p.ssr(&f, 0.0)?;
+            let sig = if s0 > dof && dof > 0.0 {
+                (s0 - dof) / (2.0 * dof).sqrt()
+            } else {
+                0.0
+            };
             (eps * eps, sig, 1, Downweight::None)
         }
         Weighting::Agis | Weighting::Huber => {
