@@ -447,3 +447,53 @@ fn missing_column_is_a_file_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn chunk_boundaries_do_not_change_the_sources() {
+    let path = data_dir().join("heaviside_weighting/epoch_astrometry.parquet");
+    let read = |n: usize| -> Vec<SourceData> {
+        GaiaSourceStream::open(&path)
+            .expect("open")
+            .with_chunk_rows(n)
+            .map(|s| s.expect("source"))
+            .collect()
+    };
+    let whole = read(1 << 20);
+    assert_eq!(whole.len(), 10);
+    for n in [1, 13, 97] {
+        assert_eq!(read(n), whole, "chunks of {n} rows");
+    }
+    // unused CCDs are kept (for their residuals) where their values are complete
+    let s = &whole[0];
+    assert!(s.obs.iter().any(|o| !o.used));
+    assert!(s.obs.iter().all(|o| o.sigma > 0.0 && o.w.is_finite()));
+}
+
+#[test]
+fn rows_of_a_source_reappearing_later_are_an_error_for_that_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_csv(dir.path(), |_| {});
+    // move source 1's last row to the end of the file
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let moved = lines.remove(40);
+    lines.push(moved);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let items: Vec<_> = GaiaSourceStream::open(&path).expect("open").collect();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[0].as_ref().expect("source 1").obs.len(), 39 * 10);
+    assert!(items[1].is_ok() && items[2].is_ok());
+    let e = items[3].as_ref().expect_err("reappearing rows");
+    assert!(
+        matches!(
+            e,
+            EpochError::Data {
+                source_id: 1,
+                row: 120,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("contiguous"), "{e}");
+}
