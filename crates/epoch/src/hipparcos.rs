@@ -239,7 +239,7 @@ pub fn prepare(star: &IadStar) -> Result<Prepared, EpochError> {
         IadFormat::Hip2007 => {
             if let Some(f1) = star.f1.filter(|&f| f > 0.0) {
                 warnings.push(format!(
-                    "HIP {}: the 2007 catalogue rejected {f1}% of the records (F1) and the DVD file does not say which; all records are fitted",
+                    "HIP {}: the 2007 catalogue rejected {f1}% of the records (header F1) and the DVD file does not mark them",
                     star.hip
                 ));
             }

@@ -122,8 +122,8 @@ fn rounding_floor(s: &IadStar, f: &HipFit) -> Vec<f64> {
         }
         let mut r = fit_source(&d, &opts).expect("perturbed refit");
         to_catalogue_basis(&mut r, f.model);
-        for k in 0..n {
-            s2[k] += (r.params[k] - r0.params[k]).powi(2);
+        for (k, v) in s2.iter_mut().enumerate() {
+            *v += (r.params[k] - r0.params[k]).powi(2);
         }
     }
     s2.iter().map(|v| (v / trials as f64).sqrt()).collect()
@@ -425,8 +425,8 @@ fn hipparcos_1997_seven_parameter_star() {
             floor[k]
         );
     }
-    for k in 0..5 {
-        assert!(f.result.params[k].abs() <= 0.07, "{}", NAMES[k]);
+    for (k, name) in NAMES.iter().enumerate().take(5) {
+        assert!(f.result.params[k].abs() <= 0.07, "{name}");
     }
     // The residuals refer to the 5-parameter part: the acceleration is fitted in full and is
     // significant (the reason for the 7-parameter solution).

@@ -238,9 +238,9 @@ pub fn detect_iad_format(path: &Path, text: &str) -> Result<IadFormat, IoError> 
             .map(|l| comment_tokens(l))
             .collect();
         let has = |a: &str, b: &str| {
-            comments
-                .iter()
-                .any(|c| c.len() >= 2 && c[0].eq_ignore_ascii_case(a) && c[1].eq_ignore_ascii_case(b))
+            comments.iter().any(|c| {
+                c.len() >= 2 && c[0].eq_ignore_ascii_case(a) && c[1].eq_ignore_ascii_case(b)
+            })
         };
         if has("HIP", "MCE") && has("IORB", "EPOCH") {
             return Ok(IadFormat::Hip2014);
@@ -352,13 +352,23 @@ fn ellipsis(s: &str, n: usize) -> String {
 fn num(path: &Path, line: usize, field: &str, tok: &str) -> Result<f64, IoError> {
     let t = tok.trim();
     if t.is_empty() {
-        return Err(IoError::value(path, line, field, "empty field, a number is required"));
+        return Err(IoError::value(
+            path,
+            line,
+            field,
+            "empty field, a number is required",
+        ));
     }
     let v: f64 = t
         .parse()
         .map_err(|_| IoError::value(path, line, field, format!("\"{t}\" is not a number")))?;
     if !v.is_finite() {
-        return Err(IoError::value(path, line, field, format!("{t} is not a finite number")));
+        return Err(IoError::value(
+            path,
+            line,
+            field,
+            format!("{t} is not a finite number"),
+        ));
     }
     Ok(v)
 }
@@ -367,7 +377,12 @@ fn num(path: &Path, line: usize, field: &str, tok: &str) -> Result<f64, IoError>
 fn int(path: &Path, line: usize, field: &str, tok: &str) -> Result<u32, IoError> {
     let t = tok.trim();
     if t.is_empty() {
-        return Err(IoError::value(path, line, field, "empty field, an integer is required"));
+        return Err(IoError::value(
+            path,
+            line,
+            field,
+            "empty field, an integer is required",
+        ));
     }
     t.parse::<u32>().map_err(|_| {
         IoError::value(
@@ -425,7 +440,12 @@ fn parse_1997(path: &Path, text: &str) -> Result<IadStar, IoError> {
             };
             let key = key.trim();
             let n: usize = key[2..].trim().parse().map_err(|_| {
-                IoError::value(path, line_no, key, "unknown header key (expected IH1 .. IH9)")
+                IoError::value(
+                    path,
+                    line_no,
+                    key,
+                    "unknown header key (expected IH1 .. IH9)",
+                )
             })?;
             if !(1..=9).contains(&n) {
                 return Err(IoError::value(
@@ -594,7 +614,11 @@ fn parse_1997(path: &Path, text: &str) -> Result<IadStar, IoError> {
     if records.len() != n_res {
         return Err(IoError::value(
             path,
-            if records.len() < n_res { lines.len() + 1 } else { l9 },
+            if records.len() < n_res {
+                lines.len() + 1
+            } else {
+                l9
+            },
             if records.len() < n_res { "A1" } else { "IH9" },
             format!(
                 "{} abscissa records found, IH9 (line {l9}) announces {n_res}{}",
@@ -1107,7 +1131,10 @@ pub fn read_hip2_catalogue(path: &Path) -> Result<Vec<Hip2CatalogueRow>, IoError
                 path,
                 line,
                 &field,
-                format!("expected 41 values (26 columns and 15 UW), found {}", toks.len()),
+                format!(
+                    "expected 41 values (26 columns and 15 UW), found {}",
+                    toks.len()
+                ),
             ));
         }
         let f = |j: usize| num(path, line, HIP2_COLS[j], toks[j]);
