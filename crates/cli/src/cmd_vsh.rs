@@ -11,8 +11,14 @@ use astrosolve_vsh::{analyse_file, output_paths, AnalysisOptions, InputFormat, V
 pub enum VshFormat {
     /// Apache Parquet (astrosolve catalogues, Gaia archive Parquet).
     Parquet,
-    /// CSV or ECSV (Gaia archive export; `#` lines are header comments).
+    /// CSV (Gaia archive export; `#` lines are comments).
     Csv,
+    /// ECSV (astropy; space-separated unless the header declares `delimiter: ','`).
+    Ecsv,
+    /// FITS binary table (the first BINTABLE extension).
+    Fits,
+    /// VOTable (TABLEDATA, BINARY or BINARY2).
+    Votable,
 }
 
 /// Arguments of `astrosolve vsh`.
@@ -30,8 +36,9 @@ Examples:\n  astrosolve vsh cat.parquet --select is_qso --lmax 8 --out vsh_qso\n
 astrosolve vsh gaia_export.csv --select 'phot_g_mean_mag>=15 & phot_g_mean_mag<19' --clip 4"
 )]
 pub struct VshArgs {
-    /// Catalogue: Parquet (astrosolve catalogue or Gaia archive export) or CSV/ECSV (Gaia archive
-    /// export); the format is detected from the extension or content unless --format is given.
+    /// Catalogue: Parquet, FITS binary table, VOTable, ECSV or CSV (astrosolve catalogue, Gaia
+    /// archive export, astropy table); the format is detected from the content, else the
+    /// extension, unless --format is given. Units stated in the file are honoured.
     #[arg(value_name = "CATALOGUE")]
     pub catalogue: PathBuf,
 
@@ -78,7 +85,7 @@ pub struct VshArgs {
     #[arg(long)]
     pub skip_invalid: bool,
 
-    /// Input format (default: from the extension, else Parquet if the file starts with PAR1).
+    /// Input format (default: from the file's first bytes, else its extension).
     #[arg(long, value_enum)]
     pub format: Option<VshFormat>,
 
@@ -104,6 +111,9 @@ pub fn run(args: &VshArgs) -> Result<(), Box<dyn std::error::Error>> {
         format: args.format.map(|f| match f {
             VshFormat::Parquet => InputFormat::Parquet,
             VshFormat::Csv => InputFormat::Csv,
+            VshFormat::Ecsv => InputFormat::Ecsv,
+            VshFormat::Fits => InputFormat::Fits,
+            VshFormat::Votable => InputFormat::Votable,
         }),
     };
     let plots = !args.no_plot;

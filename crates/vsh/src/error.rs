@@ -20,11 +20,15 @@ pub enum VshError {
     Format {
         /// File concerned.
         path: PathBuf,
-        /// `Parquet` or `CSV`.
+        /// `Parquet`, `CSV`, `ECSV`, `FITS` or `VOTable`.
         format: &'static str,
         /// What the decoder said.
         message: String,
     },
+    /// Any other error of the table reader (a cell that is not a number, a unit that does
+    /// not convert, …): names the file, row and column where they apply.
+    #[error("{0}")]
+    Input(astrosolve_io::IoError),
     /// A needed column is absent.
     #[error("{path}: missing column '{column}' (columns present: {available})")]
     MissingColumn {
@@ -54,7 +58,7 @@ pub enum VshError {
     InvalidValue {
         /// File concerned.
         path: PathBuf,
-        /// `row N` (Parquet, 0-based data row) or `line N` (CSV, 1-based text line).
+        /// `row N` (1-based data row of the file).
         location: String,
         /// Column name.
         column: String,

@@ -1,30 +1,27 @@
-//! Catalogue readers: Parquet (astrosolve catalogues, Gaia archive exports) and CSV / ECSV
-//! (Gaia archive exports), with Gaia column names and units.
+//! Catalogue reading through the one table reader of astrosolve
+//! ([`astrosolve_io::tabular`]): Parquet, FITS binary tables, VOTable, ECSV (astropy's
+//! default: space-separated, no `delimiter` line) and CSV, with Gaia column names and the units
+//! the file states.
 //!
-//! Columns read: `ra`, `dec` [deg], `pmra` (µα*), `pmdec`, `pmra_error`, `pmdec_error`
-//! [mas/yr], `pmra_pmdec_corr`, plus every column a selection uses. Names are matched exactly,
-//! else case-insensitively. Values are converted to radians and µas/yr.
+//! Columns read: `ra`, `dec` (in deg), `pmra` (µα*), `pmdec`, `pmra_error`, `pmdec_error` (in
+//! mas/yr), `pmra_pmdec_corr`, plus every column a selection uses. Names are matched exactly,
+//! else case-insensitively. A unit stated by the file (ECSV `unit`, FITS `TUNITn`, VOTable
+//! `unit`, Parquet field metadata) is converted (e.g. µas/yr → mas/yr, rad → deg) or, when
+//! incompatible, is an error naming the column. Values are converted to radians and µas/yr.
 //!
 //! Selection first, validation second: only selected rows must have valid values. A selected
 //! row with a missing (null / empty), NaN or out-of-range value in a needed column is an error
-//! naming the file, the row (Parquet: 0-based data row) or line (CSV: 1-based text line) and
-//! the column — or, with `skip_invalid`, the row is skipped and counted per column.
-//! Valid ranges: finite values; |dec| ≤ 90°; errors > 0; |pmra_pmdec_corr| < 1.
+//! naming the file, the 1-based data row and the column — or, with `skip_invalid`, the row is
+//! skipped and counted per column. Valid ranges: finite values; |dec| ≤ 90°; errors > 0;
+//! |pmra_pmdec_corr| < 1. Text that is not a number in a needed or selection column is an
+//! error wherever it is (a malformed file, not a missing value). The file is streamed in
+//! chunks of rows.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
-};
-use arrow_array::{Array, ArrayRef};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
+use astrosolve_io::tabular::{open_table, ColumnData, Table, TableFormat, Unit};
+use astrosolve_io::IoError;
 use serde::Serialize;
 
 use crate::error::VshError;
@@ -42,45 +39,69 @@ pub const REQUIRED_COLUMNS: [&str; 7] = [
     "pmra_pmdec_corr",
 ];
 
+/// Units in which the required columns are read.
+const REQUIRED_UNITS: [Unit; 7] = [
+    Unit::Deg,
+    Unit::Deg,
+    Unit::MasPerYr,
+    Unit::MasPerYr,
+    Unit::MasPerYr,
+    Unit::MasPerYr,
+    Unit::Dimensionless,
+];
+
+/// Rows per chunk read.
+const CHUNK_ROWS: usize = 1 << 16;
+
 /// Input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputFormat {
     /// Apache Parquet.
     Parquet,
-    /// Comma-separated values (Gaia archive CSV, or ECSV with `#` header lines).
+    /// Comma-separated values (Gaia archive CSV; `#` comment lines).
     Csv,
+    /// astropy's Enhanced CSV (`# %ECSV` header with types and units).
+    Ecsv,
+    /// FITS binary table (first BINTABLE extension).
+    Fits,
+    /// IVOA VOTable (TABLEDATA, BINARY or BINARY2).
+    Votable,
 }
 
-impl InputFormat {
-    /// Guesses the format from the extension, else from the `PAR1` magic bytes.
-    pub fn detect(path: &Path) -> Result<InputFormat, VshError> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase());
-        match ext.as_deref() {
-            Some("parquet") | Some("pq") => return Ok(InputFormat::Parquet),
-            Some("csv") | Some("ecsv") | Some("txt") => return Ok(InputFormat::Csv),
-            _ => {}
+impl From<TableFormat> for InputFormat {
+    fn from(f: TableFormat) -> Self {
+        match f {
+            TableFormat::Parquet => InputFormat::Parquet,
+            TableFormat::Csv => InputFormat::Csv,
+            TableFormat::Ecsv => InputFormat::Ecsv,
+            TableFormat::Fits => InputFormat::Fits,
+            TableFormat::VoTable => InputFormat::Votable,
         }
-        let mut magic = [0u8; 4];
-        let mut f = File::open(path).map_err(|source| VshError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let n = f.read(&mut magic).map_err(|source| VshError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(if n == 4 && &magic == b"PAR1" {
-            InputFormat::Parquet
-        } else {
-            InputFormat::Csv
-        })
     }
 }
 
+impl From<InputFormat> for TableFormat {
+    fn from(f: InputFormat) -> Self {
+        match f {
+            InputFormat::Parquet => TableFormat::Parquet,
+            InputFormat::Csv => TableFormat::Csv,
+            InputFormat::Ecsv => TableFormat::Ecsv,
+            InputFormat::Fits => TableFormat::Fits,
+            InputFormat::Votable => TableFormat::VoTable,
+        }
+    }
+}
+
+impl InputFormat {
+    /// The format of `path` from its first bytes, else its extension
+    /// ([`TableFormat::detect`]).
+    pub fn detect(path: &Path) -> Result<InputFormat, VshError> {
+        TableFormat::detect(path)
+            .map(InputFormat::from)
+            .map_err(|e| table_error(e, None))
+    }
+}
 /// What was read, for the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputSummary {
@@ -120,6 +141,8 @@ pub fn read_catalogue(
         Some(f) => f,
         None => InputFormat::detect(path)?,
     };
+    let mut reader =
+        open_table(path, Some(format.into())).map_err(|e| table_error(e, Some(format)))?;
     let sel_cols = selection.columns();
     let mut acc = Accumulator {
         path: path.to_path_buf(),
@@ -129,9 +152,17 @@ pub fn read_catalogue(
         n_selected: 0,
         skipped: BTreeMap::new(),
     };
-    match format {
-        InputFormat::Parquet => read_parquet(path, selection, &sel_cols, &mut acc)?,
-        InputFormat::Csv => read_csv(path, selection, &sel_cols, &mut acc)?,
+    let mut no_rows = true;
+    while let Some(chunk) = reader
+        .next_chunk(CHUNK_ROWS)
+        .map_err(|e| table_error(e, Some(format)))?
+    {
+        read_chunk(&chunk, format, selection, &sel_cols, &mut acc)?;
+        no_rows = false;
+    }
+    if no_rows {
+        // No rows: the columns must still be there.
+        check_columns(reader.column_names(), path, &sel_cols)?;
     }
     let summary = InputSummary {
         path: path.to_path_buf(),
@@ -208,342 +239,164 @@ impl Accumulator {
     }
 }
 
-/// Finds `name` among `names`: exact match first, else case-insensitive.
-fn find_column(names: &[String], name: &str) -> Option<usize> {
-    names
-        .iter()
-        .position(|n| n == name)
-        .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
+/// Maps a table-reader error to the VSH error of the same meaning.
+fn table_error(e: IoError, format: Option<InputFormat>) -> VshError {
+    let path = e.path().to_path_buf();
+    let format_name = |f: Option<InputFormat>| match f {
+        Some(InputFormat::Parquet) => "Parquet",
+        Some(InputFormat::Csv) => "CSV",
+        Some(InputFormat::Ecsv) => "ECSV",
+        Some(InputFormat::Fits) => "FITS",
+        Some(InputFormat::Votable) => "VOTable",
+        None => "a table",
+    };
+    match e {
+        IoError::MissingColumns {
+            path,
+            accepted,
+            present,
+        } => VshError::MissingColumn {
+            path,
+            column: accepted.first().cloned().unwrap_or_default(),
+            available: available(&present),
+        },
+        IoError::ColumnType {
+            path,
+            column,
+            found,
+            expected,
+        } => VshError::WrongType {
+            path,
+            column,
+            found,
+            expected,
+        },
+        IoError::NotFound { path } => VshError::Io {
+            path,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        },
+        IoError::Os { path, source, .. } => VshError::Io { path, source },
+        IoError::Parquet { .. } | IoError::Invalid { .. } => {
+            let full = e.to_string();
+            let prefix = format!("{}: ", path.display());
+            VshError::Format {
+                format: format_name(format),
+                message: full.strip_prefix(&prefix).unwrap_or(&full).to_string(),
+                path,
+            }
+        }
+        other => VshError::Input(other),
+    }
 }
 
-fn missing_column(path: &Path, column: &str, names: &[String]) -> VshError {
+/// The column list for a missing-column message (cut after 400 characters).
+fn available(names: &[String]) -> String {
     let mut available = names.join(", ");
     if available.len() > 400 {
-        available.truncate(400);
+        let mut cut = 400;
+        while !available.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        available.truncate(cut);
         available.push_str(", …");
     }
-    VshError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        available,
-    }
+    available
 }
 
-// ---------------------------------------------------------------- Parquet
-
-/// Typed view of a numeric or boolean Arrow column.
-enum Col<'a> {
-    F64(&'a arrow_array::Float64Array),
-    F32(&'a arrow_array::Float32Array),
-    I64(&'a arrow_array::Int64Array),
-    I32(&'a arrow_array::Int32Array),
-    I16(&'a arrow_array::Int16Array),
-    I8(&'a arrow_array::Int8Array),
-    U64(&'a arrow_array::UInt64Array),
-    U32(&'a arrow_array::UInt32Array),
-    U16(&'a arrow_array::UInt16Array),
-    U8(&'a arrow_array::UInt8Array),
-    Bool(&'a arrow_array::BooleanArray),
-}
-
-fn numeric_type(dt: &DataType, allow_bool: bool) -> bool {
-    matches!(
-        dt,
-        DataType::Float64
-            | DataType::Float32
-            | DataType::Int64
-            | DataType::Int32
-            | DataType::Int16
-            | DataType::Int8
-            | DataType::UInt64
-            | DataType::UInt32
-            | DataType::UInt16
-            | DataType::UInt8
-    ) || (allow_bool && *dt == DataType::Boolean)
-}
-
-impl<'a> Col<'a> {
-    fn new(a: &'a ArrayRef) -> Option<Col<'a>> {
-        Some(match a.data_type() {
-            DataType::Float64 => Col::F64(a.as_primitive::<Float64Type>()),
-            DataType::Float32 => Col::F32(a.as_primitive::<Float32Type>()),
-            DataType::Int64 => Col::I64(a.as_primitive::<Int64Type>()),
-            DataType::Int32 => Col::I32(a.as_primitive::<Int32Type>()),
-            DataType::Int16 => Col::I16(a.as_primitive::<Int16Type>()),
-            DataType::Int8 => Col::I8(a.as_primitive::<Int8Type>()),
-            DataType::UInt64 => Col::U64(a.as_primitive::<UInt64Type>()),
-            DataType::UInt32 => Col::U32(a.as_primitive::<UInt32Type>()),
-            DataType::UInt16 => Col::U16(a.as_primitive::<UInt16Type>()),
-            DataType::UInt8 => Col::U8(a.as_primitive::<UInt8Type>()),
-            DataType::Boolean => Col::Bool(a.as_boolean()),
-            _ => return None,
-        })
-    }
-
-    #[inline]
-    fn get(&self, i: usize) -> Cell {
-        macro_rules! g {
-            ($a:expr) => {
-                if $a.is_null(i) {
-                    None
-                } else {
-                    Some($a.value(i) as f64)
-                }
-            };
-        }
-        match self {
-            Col::F64(a) => g!(a),
-            Col::F32(a) => g!(a),
-            Col::I64(a) => g!(a),
-            Col::I32(a) => g!(a),
-            Col::I16(a) => g!(a),
-            Col::I8(a) => g!(a),
-            Col::U64(a) => g!(a),
-            Col::U32(a) => g!(a),
-            Col::U16(a) => g!(a),
-            Col::U8(a) => g!(a),
-            Col::Bool(a) => {
-                if a.is_null(i) {
-                    None
-                } else {
-                    Some(if a.value(i) { 1.0 } else { 0.0 })
-                }
-            }
-        }
-    }
-}
-
-fn typed_column<'a>(a: &'a ArrayRef, path: &Path, name: &str) -> Result<Col<'a>, VshError> {
-    Col::new(a).ok_or_else(|| VshError::WrongType {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        found: format!("{}", a.data_type()),
-        expected: "a numeric type",
-    })
-}
-
-fn read_parquet(
-    path: &Path,
-    selection: &Selection,
-    sel_cols: &[String],
-    acc: &mut Accumulator,
-) -> Result<(), VshError> {
-    let perr = |e: parquet::errors::ParquetError| VshError::Format {
-        path: path.to_path_buf(),
-        format: "Parquet",
-        message: e.to_string(),
-    };
-    let file = File::open(path).map_err(|source| VshError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
-    let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    // Resolve and type-check all needed columns before reading any data.
-    let resolve = |name: &str, allow_bool: bool| -> Result<usize, VshError> {
-        let k = find_column(&names, name).ok_or_else(|| missing_column(path, name, &names))?;
-        let dt = schema.field(k).data_type();
-        if !numeric_type(dt, allow_bool) {
-            return Err(VshError::WrongType {
+/// Checks that the needed columns exist in a table without rows.
+fn check_columns(names: &[String], path: &Path, sel_cols: &[String]) -> Result<(), VshError> {
+    for c in REQUIRED_COLUMNS
+        .iter()
+        .copied()
+        .chain(sel_cols.iter().map(String::as_str))
+    {
+        let c = c.trim();
+        if !names
+            .iter()
+            .any(|n| n.trim() == c || n.trim().eq_ignore_ascii_case(c))
+        {
+            return Err(VshError::MissingColumn {
                 path: path.to_path_buf(),
-                column: names[k].clone(),
-                found: format!("{dt}"),
-                expected: if allow_bool {
-                    "a numeric or boolean type"
-                } else {
-                    "a numeric type (float or integer)"
-                },
+                column: c.to_string(),
+                available: available(names),
             });
         }
-        Ok(k)
-    };
-    let req: Vec<usize> = REQUIRED_COLUMNS
-        .iter()
-        .map(|c| resolve(c, false))
-        .collect::<Result<_, _>>()?;
-    let sel: Vec<usize> = sel_cols
-        .iter()
-        .map(|c| resolve(c, true))
-        .collect::<Result<_, _>>()?;
-    let mut roots: Vec<usize> = req.iter().chain(&sel).copied().collect();
-    roots.sort_unstable();
-    roots.dedup();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(perr)?;
-    let mut row0 = 0usize;
-    for batch in reader {
-        let batch = batch.map_err(|e| VshError::Format {
-            path: path.to_path_buf(),
-            format: "Parquet",
-            message: e.to_string(),
-        })?;
-        let get = |k: usize| -> Result<&ArrayRef, VshError> {
-            batch
-                .column_by_name(&names[k])
-                .ok_or_else(|| missing_column(path, &names[k], &names))
-        };
-        let req_arrays: Vec<&ArrayRef> = req.iter().map(|&k| get(k)).collect::<Result<_, _>>()?;
-        let sel_arrays: Vec<&ArrayRef> = sel.iter().map(|&k| get(k)).collect::<Result<_, _>>()?;
-        let rc: Vec<Col> = req_arrays
-            .iter()
-            .zip(&req)
-            .map(|(a, &k)| typed_column(a, path, &names[k]))
-            .collect::<Result<_, _>>()?;
-        let sc: Vec<Col> = sel_arrays
-            .iter()
-            .zip(&sel)
-            .map(|(a, &k)| typed_column(a, path, &names[k]))
-            .collect::<Result<_, _>>()?;
-        for i in 0..batch.num_rows() {
-            acc.n_rows += 1;
-            if !selection.is_empty()
-                && !selection.eval(sel_cols, |k| sc[k].get(i).unwrap_or(f64::NAN))
-            {
-                continue;
-            }
-            acc.n_selected += 1;
-            let v = [0, 1, 2, 3, 4, 5, 6].map(|k| rc[k].get(i));
-            let row = row0 + i;
-            acc.push(v, || format!("row {row} (0-based)"))?;
-        }
-        row0 += batch.num_rows();
     }
     Ok(())
 }
 
-// ---------------------------------------------------------------- CSV
-
-/// Delimiter declared in an ECSV header (`# delimiter: ' '`), else `,`.
-fn csv_delimiter(path: &Path) -> Result<u8, VshError> {
-    let f = File::open(path).map_err(|source| VshError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    for line in BufReader::new(f).lines().take(10_000) {
-        let line = line.map_err(|source| VshError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if !line.starts_with('#') {
-            break;
-        }
-        if let Some(rest) = line
-            .trim_start_matches('#')
-            .trim()
-            .strip_prefix("delimiter:")
-        {
-            let d = rest.trim().trim_matches('\'').trim_matches('"');
-            if d.is_empty() {
-                // `delimiter: ' '` trimmed to nothing: a space.
-                return Ok(b' ');
-            }
-            return Ok(d.as_bytes()[0]);
-        }
+/// A needed column of a chunk: values in `unit`, None where the cell is null (where the
+/// file tells null from NaN: text and integer columns). Text is accepted from CSV only.
+fn cells(chunk: &Table, name: &str, unit: Unit) -> Result<Vec<Cell>, IoError> {
+    let col = chunk.require(&[name])?;
+    // Typed files (all but CSV) must store these columns as numbers.
+    if chunk.format != TableFormat::Csv && matches!(col.data, ColumnData::Text(_)) {
+        return Err(IoError::ColumnType {
+            path: chunk.path.clone(),
+            column: col.name.clone(),
+            found: "text".to_string(),
+            expected: "a numeric type (float or integer)",
+        });
     }
-    Ok(b',')
+    let v = chunk.f64_column(&[name], unit)?;
+    Ok(match &col.data {
+        ColumnData::Text(t) => t
+            .iter()
+            .zip(v)
+            .map(|(s, x)| s.as_ref().map(|_| x))
+            .collect(),
+        ColumnData::Int(t) => t.iter().zip(v).map(|(s, x)| s.map(|_| x)).collect(),
+        _ => v.into_iter().map(Some).collect(),
+    })
 }
 
-/// Parses a numeric field; `Ok(None)` when missing, `Err(())` when not a number.
-fn parse_number(field: &[u8]) -> Result<Cell, ()> {
-    let s = std::str::from_utf8(field).map_err(|_| ())?.trim();
-    match s {
-        "" | "null" | "NULL" | "Null" | "--" | "nan" | "NaN" | "NAN" => {
-            if s.eq_ignore_ascii_case("nan") {
-                Ok(Some(f64::NAN))
-            } else {
-                Ok(None)
-            }
-        }
-        _ => s.parse::<f64>().map(Some).map_err(|_| ()),
+/// A selection column of a chunk: numbers, or booleans as 1/0; NaN where missing.
+fn selection_values(chunk: &Table, name: &str) -> Result<Vec<f64>, IoError> {
+    let col = chunk.require(&[name])?;
+    let as_bool = |b: Vec<Option<bool>>| -> Vec<f64> {
+        b.into_iter()
+            .map(|x| x.map_or(f64::NAN, |x| if x { 1.0 } else { 0.0 }))
+            .collect()
+    };
+    match &col.data {
+        ColumnData::Bool(_) => Ok(as_bool(chunk.bool_column(&[name])?)),
+        ColumnData::Text(_) => match chunk.f64_column(&[name], Unit::Any) {
+            Ok(v) => Ok(v),
+            Err(e) => chunk.bool_column(&[name]).map(as_bool).map_err(|_| e),
+        },
+        _ => chunk.f64_column(&[name], Unit::Any),
     }
 }
 
-/// Parses a selection field: numbers, or booleans `true/false/t/f/yes/no` (as 1/0).
-fn parse_selection_value(field: &[u8]) -> Result<Cell, ()> {
-    let s = std::str::from_utf8(field).map_err(|_| ())?.trim();
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" => Ok(Some(1.0)),
-        "false" | "f" | "no" => Ok(Some(0.0)),
-        _ => parse_number(field),
-    }
-}
-
-fn read_csv(
-    path: &Path,
+/// Selects, validates and stores the rows of one chunk.
+fn read_chunk(
+    chunk: &Table,
+    format: InputFormat,
     selection: &Selection,
     sel_cols: &[String],
     acc: &mut Accumulator,
 ) -> Result<(), VshError> {
-    let cerr = |message: String| VshError::Format {
-        path: path.to_path_buf(),
-        format: "CSV",
-        message,
-    };
-    let delimiter = csv_delimiter(path)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| cerr(e.to_string()))?;
-    let names: Vec<String> = rdr
-        .headers()
-        .map_err(|e| cerr(e.to_string()))?
+    let err = |e: IoError| table_error(e, Some(format));
+    let req: Vec<Vec<Cell>> = REQUIRED_COLUMNS
         .iter()
-        .map(|s| s.trim().trim_matches('"').to_string())
-        .collect();
-    let req: Vec<usize> = REQUIRED_COLUMNS
+        .zip(REQUIRED_UNITS)
+        .map(|(c, u)| cells(chunk, c, u))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let sel: Vec<Vec<f64>> = sel_cols
         .iter()
-        .map(|c| find_column(&names, c).ok_or_else(|| missing_column(path, c, &names)))
-        .collect::<Result<_, _>>()?;
-    let sel: Vec<usize> = sel_cols
-        .iter()
-        .map(|c| find_column(&names, c).ok_or_else(|| missing_column(path, c, &names)))
-        .collect::<Result<_, _>>()?;
-    let mut rec = csv::ByteRecord::new();
-    let mut vals: Vec<f64> = Vec::with_capacity(sel.len());
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(cerr(e.to_string())),
-        }
+        .map(|c| selection_values(chunk, c))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    for i in 0..chunk.n_rows() {
         acc.n_rows += 1;
-        let line = rec.position().map_or(0, |p| p.line());
-        let not_a_number = |k: usize, field: &[u8]| {
-            cerr(format!(
-                "line {line}, column '{}': cannot parse '{}' as a number",
-                names[k],
-                String::from_utf8_lossy(field)
-            ))
-        };
-        if !selection.is_empty() {
-            vals.clear();
-            for &k in &sel {
-                let f = rec.get(k).unwrap_or(b"");
-                vals.push(
-                    parse_selection_value(f)
-                        .map_err(|_| not_a_number(k, f))?
-                        .unwrap_or(f64::NAN),
-                );
-            }
-            if !selection.eval(sel_cols, |k| vals[k]) {
-                continue;
-            }
+        if !selection.is_empty() && !selection.eval(sel_cols, |k| sel[k][i]) {
+            continue;
         }
         acc.n_selected += 1;
-        let mut v: [Cell; 7] = [None; 7];
-        for (c, &k) in v.iter_mut().zip(&req) {
-            let f = rec.get(k).unwrap_or(b"");
-            *c = parse_number(f).map_err(|_| not_a_number(k, f))?;
-        }
-        acc.push(v, || format!("line {line}"))?;
+        let v = [0, 1, 2, 3, 4, 5, 6].map(|k| req[k][i]);
+        let row = chunk.first_row + i;
+        acc.push(v, || format!("row {row}"))?;
     }
     Ok(())
 }

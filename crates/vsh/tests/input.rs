@@ -1,5 +1,6 @@
-//! Readers: Parquet and CSV/ECSV with Gaia column names, selection, and clear errors naming
-//! the file, row/line and column.
+//! Reading catalogues (through astrosolve_io::tabular): Parquet, CSV, ECSV, FITS and VOTable
+//! with Gaia column names, selection, and clear errors naming the file, the 1-based data row
+//! and the column.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -98,7 +99,7 @@ fn parquet_reads_units_and_selection() {
 #[test]
 fn parquet_errors_name_file_row_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    // NaN in pmra at row 2 and a null at row 3.
+    // NaN in pmra at data row 3 and a null at data row 4 (1-based).
     let p = dir.path().join("bad.parquet");
     write_parquet(
         &p,
@@ -109,7 +110,7 @@ fn parquet_errors_name_file_row_and_column() {
     assert!(matches!(e, VshError::InvalidValue { .. }));
     assert!(
         msg.contains("bad.parquet")
-            && msg.contains("row 2")
+            && msg.contains("row 3")
             && msg.contains("'pmra'")
             && msg.contains("NaN"),
         "{msg}"
@@ -163,7 +164,7 @@ fn parquet_errors_name_file_row_and_column() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("row 1") && msg.contains("pmra_pmdec_corr"),
+        msg.contains("row 2") && msg.contains("pmra_pmdec_corr"),
         "{msg}"
     );
     // Not a Parquet file at all.
@@ -185,12 +186,12 @@ fn csv_reads_gaia_exports_and_reports_lines() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("gaia.csv");
     std::fs::write(&p, GAIA_CSV).unwrap();
-    // Line 3 (the second data row) has an empty pmra.
+    // The second data row (line 3) has an empty pmra.
     let e = read_catalogue(&p, None, &Selection::default(), false).unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.contains("gaia.csv")
-            && msg.contains("line 3")
+            && msg.contains("row 2")
             && msg.contains("'pmra'")
             && msg.contains("missing"),
         "{msg}"
@@ -210,6 +211,9 @@ fn csv_reads_gaia_exports_and_reports_lines() {
     assert_eq!(c.data.len(), 2);
     // ECSV: '#' header lines, space delimiter declared.
     let ecsv = "# %ECSV 1.0\n# ---\n# delimiter: ' '\n# datatype:\n# - {name: ra, datatype: float64}\n\
+                # - {name: dec, datatype: float64}\n# - {name: pmra, datatype: float64}\n\
+                # - {name: pmdec, datatype: float64}\n# - {name: pmra_error, datatype: float64}\n\
+                # - {name: pmdec_error, datatype: float64}\n# - {name: pmra_pmdec_corr, datatype: float64}\n\
                 ra dec pmra pmdec pmra_error pmdec_error pmra_pmdec_corr\n1.0 2.0 3.0 4.0 0.5 0.5 0.0\n";
     let p2 = dir.path().join("gaia.ecsv");
     std::fs::write(&p2, ecsv).unwrap();
@@ -223,7 +227,7 @@ fn csv_reads_gaia_exports_and_reports_lines() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("line 4") && msg.contains("'pmra'") && msg.contains("abc"),
+        msg.contains("row 3") && msg.contains("\"pmra\"") && msg.contains("abc"),
         "{msg}"
     );
     // Missing column, format forced.

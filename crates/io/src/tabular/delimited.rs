@@ -100,6 +100,7 @@ impl DelimitedReader {
         format: TableFormat,
         input: Box<dyn Read + Send>,
         delimiter: u8,
+        declared_delimiter: bool,
         specs: Vec<Spec>,
         line_offset: u64,
     ) -> Result<DelimitedReader, IoError> {
@@ -123,11 +124,13 @@ impl DelimitedReader {
                     line_offset + 1,
                     found,
                     declared,
-                    if delimiter == b' ' {
-                        " (the header has no `delimiter` entry, so the columns are \
-                         space-separated as the ECSV standard says)"
-                    } else {
-                        ""
+                    match (delimiter, declared_delimiter) {
+                        (b' ', false) => {
+                            " (the header has no `delimiter` entry, so the columns are \
+                             space-separated as the ECSV standard says)"
+                        }
+                        (b' ', true) => " (the header declares a space delimiter)",
+                        _ => " (the header declares a comma delimiter)",
                     }
                 ),
             ));

@@ -60,6 +60,7 @@ pub(crate) fn open(path: &Path) -> Result<DelimitedReader, IoError> {
         TableFormat::Ecsv,
         input,
         header.delimiter,
+        header.declared_delimiter,
         header.columns,
         n_header,
     )
@@ -67,6 +68,8 @@ pub(crate) fn open(path: &Path) -> Result<DelimitedReader, IoError> {
 
 struct Header {
     delimiter: u8,
+    /// True if the header has a `delimiter` entry.
+    declared_delimiter: bool,
     columns: Vec<Spec>,
 }
 
@@ -230,6 +233,7 @@ fn declared(datatype: &str, subtype: Option<&str>) -> Result<Declared, String> {
 /// Parses the YAML lines (1-based line number, text without the `# ` prefix).
 fn parse_header(lines: &[(usize, String)]) -> Result<Header, (usize, String)> {
     let mut delimiter = b' ';
+    let mut declared_delimiter = false;
     let mut columns: Vec<Spec> = Vec::new();
     let mut have_datatype = false;
     let mut i = 0;
@@ -245,6 +249,7 @@ fn parse_header(lines: &[(usize, String)]) -> Result<Header, (usize, String)> {
         };
         match key.as_str() {
             "delimiter" => {
+                declared_delimiter = true;
                 let d = unquote(&value);
                 delimiter = match d.as_str() {
                     " " | "" => b' ',
@@ -312,7 +317,11 @@ fn parse_header(lines: &[(usize, String)]) -> Result<Header, (usize, String)> {
         let ln = lines.first().map_or(2, |l| l.0);
         return Err((ln, "no \"datatype\" list of columns".to_string()));
     }
-    Ok(Header { delimiter, columns })
+    Ok(Header {
+        delimiter,
+        declared_delimiter,
+        columns,
+    })
 }
 
 #[cfg(test)]
