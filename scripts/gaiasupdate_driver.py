@@ -23,6 +23,7 @@ import time
 
 t_start = time.perf_counter()
 import logging  # noqa: E402
+import resource  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -102,12 +103,14 @@ def main():
         "sources_per_second_fit": n / t_fit if t_fit > 0 else None,
         "sources_per_second_prepare_fit": n / (t_prepare + t_fit) if t_prepare + t_fit > 0 else None,
         "sources_per_cpu_second_fit": n / c_fit if c_fit > 0 else None,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
     print(
         f"gaiasupdate {summary['gaiasupdate_version']}: {n} sources ({len(exploded)} CCD rows), "
         f"{len(failed)} failed; import {t_import:.2f} s, read {t_read:.2f} s (both excluded), "
         f"prepare {t_prepare:.2f} s, fit {t_fit:.2f} s ({c_fit:.2f} CPU-s): {summary['sources_per_second_fit']:.1f} sources/s "
-        f"(fit), {summary['sources_per_second_prepare_fit']:.1f} sources/s (prepare + fit)"
+        f"(fit), {summary['sources_per_second_prepare_fit']:.1f} sources/s (prepare + fit); "
+        f"peak memory {summary['peak_rss_bytes'] / 2**20:.0f} MiB"
     )
     summary["sources"] = results
     with open(out, "w") as f:
