@@ -85,9 +85,10 @@ pub struct HipFit {
     pub model: ModelKind,
     /// The observations fitted (σ as in the file, not inflated; 2014 NRES > NOB realigned).
     pub data: SourceData,
-    /// The engine's result. `params` are corrections to the catalogue values (1997
-    /// 7/9-parameter stars: in the 1997 basis, the extra terms being the fitted values);
-    /// `cov` is scaled by `inflation²`; `chi2`, `gof_al`, `uwe` are of the formal σ.
+    /// The engine's result. `params` are corrections to the catalogue values, 7/9-parameter
+    /// models in the catalogues' basis ([`to_catalogue_basis`]; 1997: the extra terms are the
+    /// fitted terms themselves, the residuals referring to the 5-parameter part); `cov` is
+    /// scaled by `inflation²`; `chi2`, `gof_al`, `uwe` are of the formal σ.
     pub result: FitResult,
     /// u, the σ inflation factor applied to the errors (1 when none).
     pub inflation: f64,
