@@ -5,9 +5,11 @@
 //! catalogue's proper-motion field.
 
 mod args;
+mod cmd_epoch;
 mod cmd_vsh;
 mod config;
 mod covariance;
+mod epoch_plot;
 mod plots;
 mod pointed;
 mod progress;
@@ -29,7 +31,8 @@ parallax and proper motion, the instrument's attitude and its calibration (as Ga
 Quick start:\n  astrosolve demo                       simulate the default mission, solve it, report accuracy vs truth\n  \
 astrosolve simulate --out sim          write a simulated data set (Parquet + mission.toml + truth/)\n  \
 astrosolve solve sim --out sol         solve a data set (yours or simulated)\n  \
-astrosolve vsh sol/catalogue.parquet --select is_qso   vector spherical harmonics of proper motions"
+astrosolve vsh sol/catalogue.parquet --select is_qso   vector spherical harmonics of proper motions\n  \
+astrosolve epoch FILE... --out fit     fit sources to Gaia DR4 epoch astrometry or Hipparcos IAD"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,6 +51,8 @@ enum Command {
     Demo(args::DemoArgs),
     /// Vector spherical harmonics analysis of a catalogue's proper-motion field.
     Vsh(cmd_vsh::VshArgs),
+    /// Fit sources to real epoch astrometry: Gaia DR4 epoch astrometry, Hipparcos IAD.
+    Epoch(cmd_epoch::EpochArgs),
 }
 
 fn main() {
@@ -72,6 +77,7 @@ fn main() {
         }
         Command::Demo(a) => scanning::demo(a),
         Command::Vsh(a) => cmd_vsh::run(a),
+        Command::Epoch(a) => cmd_epoch::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -94,4 +100,20 @@ pub fn prepare_out_dir(dir: &PathBuf, names: &[&str], force: bool) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file and a rename: an interrupted run never
+/// leaves a half-written file under the final name.
+pub fn write_text_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("{}: cannot write: {e}", path.display())
+        })
 }

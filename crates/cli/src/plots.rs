@@ -11,7 +11,7 @@ use std::sync::Once;
 
 static FONT: Once = Once::new();
 
-fn font() {
+pub fn font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
         let _ = register_font("sans-serif", FontStyle::Normal, bytes);

@@ -49,3 +49,16 @@ pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
         true
     }
 }
+
+/// A counter of `what` for work of unknown length (a streamed file): count, rate, elapsed.
+pub fn spinner(what: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what:<10} {{pos}} ({{per_sec}}, {{elapsed}}) {{msg}}"
+        ))
+        .expect("progress template"),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    pb
+}

@@ -21,6 +21,7 @@ pub mod error;
 pub mod fit;
 pub mod gaia;
 pub mod hipparcos;
+pub mod run;
 pub mod weights;
 
 pub use astrosolve_model::epoch::{EpochGeometry, EpochLayout, N_EPOCH_MAX};
