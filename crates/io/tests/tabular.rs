@@ -837,3 +837,48 @@ fn unknown_format_empty_and_truncated_files() {
         "{e}"
     );
 }
+
+#[test]
+fn parquet_null_list_elements_units_and_int_range() {
+    use arrow_array::builder::{Float64Builder, ListBuilder};
+    use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+    use arrow_schema::{Field, Schema};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lb = ListBuilder::new(Float64Builder::new());
+    lb.values().append_value(1.0);
+    lb.values().append_null();
+    lb.append(true);
+    lb.append(false); // a null list
+    lb.values().append_value(3.0);
+    lb.append(true);
+    let list: ArrayRef = Arc::new(lb.finish());
+    let ids: ArrayRef = Arc::new(UInt64Array::from(vec![1u64, 2, u64::MAX]));
+    let unit = HashMap::from([("unit".to_string(), "uas".to_string())]);
+    let schema = Schema::new(vec![
+        Field::new("w", list.data_type().clone(), true).with_metadata(unit),
+        Field::new("id", ids.data_type().clone(), false),
+    ]);
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![list, ids]).unwrap();
+    let p = dir.path().join("l.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&p).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    // The third id is beyond int64: the error names its row.
+    let e = err_of(read_table(&p, None));
+    assert_eq!((e.row(), e.column()), (Some(3), Some("id")), "{e}");
+    // The first two rows read; the unit from the field metadata converts µas to mas.
+    let mut r = open_table(&p, None).unwrap();
+    let t = r.next_chunk(2).unwrap().unwrap();
+    assert_eq!(t.i64_column(&["id"]).unwrap(), vec![Some(1), Some(2)]);
+    let l = t.f64_lists(&["w"], Unit::Mas).unwrap();
+    assert_eq!(l.row(0)[0], 1e-3);
+    assert!(l.row(0)[1].is_nan());
+    assert!(l.row(1).is_empty());
+}

@@ -394,9 +394,13 @@ pub fn read_table(path: &Path, format: Option<TableFormat>) -> Result<Table, IoE
 
 /// Renames repeated column names: the second `x_al` becomes `x_ac` if no column has that
 /// name, any other repeat gets `_2`, `_3`, … (the Gaia archive CSV repeats `used_by_agis_al`
-/// where the second column is `used_by_agis_ac`). Names are trimmed first.
+/// where the second column is `used_by_agis_ac`). Names are trimmed first (white space and a
+/// byte-order mark).
 pub(crate) fn dedup_names(names: Vec<String>) -> Vec<String> {
-    let names: Vec<String> = names.into_iter().map(|n| n.trim().to_string()).collect();
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| n.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for n in &names {
         if !out.contains(n) {

@@ -18,6 +18,9 @@ use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+/// An error about one value: its 0-based row in the array, and the message.
+type RowError = (usize, String);
+
 /// Rows per decoded record batch.
 const BATCH_ROWS: usize = 1 << 14;
 
@@ -169,8 +172,8 @@ impl TableReader for ParquetReader {
         self.rows_read += len;
         let mut columns = Vec::with_capacity(self.names.len());
         for ((name, unit), array) in self.names.iter().zip(&self.units).zip(slice.columns()) {
-            let data =
-                convert(array).map_err(|m| IoError::value(&self.path, first_row, name, m))?;
+            let data = convert(array)
+                .map_err(|(i, m)| IoError::value(&self.path, first_row + i, name, m))?;
             columns.push(Column {
                 name: name.clone(),
                 unit: unit.clone(),
@@ -227,8 +230,9 @@ fn floats(a: &dyn Array) -> Option<Vec<f64>> {
     Some(v)
 }
 
-/// Integers of an integer array, exact; None if not an integer type; Err for u64 > i64::MAX.
-fn ints(a: &dyn Array) -> Option<Result<Vec<Option<i64>>, String>> {
+/// Integers of an integer array, exact; None if not an integer type; Err (index, message) for
+/// u64 > i64::MAX.
+fn ints(a: &dyn Array) -> Option<Result<Vec<Option<i64>>, RowError>> {
     macro_rules! prim {
         ($t:ty) => {
             a.as_primitive::<$t>()
@@ -247,14 +251,17 @@ fn ints(a: &dyn Array) -> Option<Result<Vec<Option<i64>>, String>> {
         DataType::UInt32 => prim!(UInt32Type),
         DataType::UInt64 => {
             let mut out = Vec::with_capacity(a.len());
-            for v in a.as_primitive::<UInt64Type>().iter() {
+            for (i, v) in a.as_primitive::<UInt64Type>().iter().enumerate() {
                 match v.map(i64::try_from) {
                     None => out.push(None),
                     Some(Ok(x)) => out.push(Some(x)),
                     Some(Err(_)) => {
-                        return Some(Err(format!(
-                            "unsigned value {} is beyond the int64 range",
-                            v.unwrap_or_default()
+                        return Some(Err((
+                            i,
+                            format!(
+                                "unsigned value {} is beyond the int64 range",
+                                v.unwrap_or_default()
+                            ),
                         )))
                     }
                 }
@@ -272,13 +279,13 @@ fn is_float(dt: &DataType) -> bool {
     )
 }
 
-/// One arrow array as column data.
-fn convert(a: &ArrayRef) -> Result<ColumnData, String> {
+/// One arrow array as column data; errors carry the 0-based row within the array.
+fn convert(a: &ArrayRef) -> Result<ColumnData, RowError> {
     let dt = a.data_type();
     if is_float(dt) || matches!(dt, DataType::Null) {
         return floats(a.as_ref())
             .map(ColumnData::Float)
-            .ok_or_else(|| format!("unsupported type {dt}"));
+            .ok_or_else(|| (0, format!("unsupported type {dt}")));
     }
     if let Some(v) = ints(a.as_ref()) {
         return v.map(ColumnData::Int);
@@ -320,17 +327,17 @@ fn convert(a: &ArrayRef) -> Result<ColumnData, String> {
             offs.push(offs.last().map_or(0, |o| o + n));
             lists(a.as_ref(), l.values(), &offs)
         }
-        other => Err(format!("unsupported type {other}")),
+        other => Err((0, format!("unsupported type {other}"))),
     }
 }
 
 /// A list array as a list column: `offs[i]..offs[i+1]` index `values`; null lists are empty.
-fn lists(a: &dyn Array, values: &ArrayRef, offs: &[usize]) -> Result<ColumnData, String> {
+fn lists(a: &dyn Array, values: &ArrayRef, offs: &[usize]) -> Result<ColumnData, RowError> {
     // Only the part of the child array this slice uses.
     let lo = offs.first().copied().unwrap_or(0);
     let hi = offs.last().copied().unwrap_or(lo).max(lo);
     if hi > values.len() {
-        return Err("list offsets beyond the values".to_string());
+        return Err((0, "list offsets beyond the values".to_string()));
     }
     let values = &values.slice(lo, hi - lo);
     let offs: Vec<usize> = offs.iter().map(|o| o.saturating_sub(lo)).collect();
@@ -346,13 +353,14 @@ fn lists(a: &dyn Array, values: &ArrayRef, offs: &[usize]) -> Result<ColumnData,
     };
     let vdt = values.data_type();
     if is_float(vdt) || matches!(vdt, DataType::Null) {
-        let v = floats(values.as_ref()).ok_or("unsupported list element type")?;
+        let v = floats(values.as_ref()).ok_or((0, "unsupported list element type".to_string()))?;
         let mut l = ListColumn::default();
         rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
         return Ok(ColumnData::FloatList(l));
     }
     if let Some(v) = ints(values.as_ref()) {
-        let v = v?;
+        // An element error: the row holding that element.
+        let v = v.map_err(|(k, m)| (offs.partition_point(|&o| o <= k).saturating_sub(1), m))?;
         let mut l = ListColumn::default();
         rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
         return Ok(ColumnData::IntList(l));
@@ -363,5 +371,5 @@ fn lists(a: &dyn Array, values: &ArrayRef, offs: &[usize]) -> Result<ColumnData,
         rows(&mut |s, e| l.push_row(v[s..e].iter().copied()));
         return Ok(ColumnData::BoolList(l));
     }
-    Err(format!("unsupported list element type {vdt}"))
+    Err((0, format!("unsupported list element type {vdt}")))
 }
