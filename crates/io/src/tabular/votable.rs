@@ -519,8 +519,11 @@ fn push_text(f: &Field, cell: Option<&str>, b: &mut Builder) -> Result<(), Strin
             text::parse_i64_item(s)
         }
     };
+    // A float32 scalar or fixed array is rounded to float32 as declared; a variable-length
+    // float32 array keeps its printed digits at float64, as astropy.io.votable reads it (the
+    // published gaia-supdate results for the DR4 TABLEDATA file depend on it).
     let float_item = |s: &str| -> Result<f64, String> {
-        if f.dt == Dt::F32 {
+        if f.dt == Dt::F32 && !f.variable {
             text::parse_f32_item(s)
         } else {
             text::parse_f64_item(s)
