@@ -146,6 +146,41 @@ pub(crate) fn parse_list<T>(
     if is_null(t) {
         return Ok(Vec::new());
     }
+    // Fast path, the common case (Gaia archive arrays): one level of brackets around plain
+    // elements. Same result as the general path below.
+    let b = t.as_bytes();
+    if b.len() >= 2
+        && matches!(
+            (b[0], b[b.len() - 1]),
+            (b'(', b')') | (b'[', b']') | (b'{', b'}')
+        )
+    {
+        let inner = &t[1..t.len() - 1];
+        if !inner
+            .bytes()
+            .any(|x| matches!(x, b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b'\''))
+        {
+            let inner = inner.trim();
+            if inner.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::with_capacity(16);
+            let mut push = |k: usize, p: &str| -> Result<(), String> {
+                out.push(item(p).map_err(|e| format!("array element {}: {e}", k + 1))?);
+                Ok(())
+            };
+            if inner.contains(',') {
+                for (k, p) in inner.split(',').enumerate() {
+                    push(k, p)?;
+                }
+            } else {
+                for (k, p) in inner.split_whitespace().enumerate() {
+                    push(k, p)?;
+                }
+            }
+            return Ok(out);
+        }
+    }
     // Check bracket balance and strip all brackets.
     let mut depth: i32 = 0;
     let mut stack: Vec<char> = Vec::new();
