@@ -47,52 +47,12 @@ const N_CCD: usize = 10;
 const NAMES: [&str; 5] = ["ra_offset", "dec_offset", "parallax", "pmra", "pmdec"];
 const UNITS: [&str; 5] = ["mas", "mas", "mas", "mas/yr", "mas/yr"];
 
-/// xoshiro256** seeded by SplitMix64 from (seed, stream): one stream per source.
-struct Rng {
-    s: [u64; 4],
-}
+/// The simulator's generator (xoshiro256** seeded from (seed, stream)): one stream per source.
+use astrosolve_sim::rng::Rng;
 
-impl Rng {
-    fn new(seed: u64, stream: u64) -> Self {
-        let mut x = seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let mut next = || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        Rng {
-            s: [next(), next(), next(), next()],
-        }
-    }
-    fn next_u64(&mut self) -> u64 {
-        let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        r
-    }
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.uniform()
-    }
-    /// Standard normal (Box–Muller, one deviate per call: simple and deterministic).
-    fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.uniform() < p
-    }
+/// A Bernoulli draw with probability p.
+fn chance(rng: &mut Rng, p: f64) -> bool {
+    rng.uniform() < p
 }
 
 /// One FoV transit as stored in the CU9 file.
@@ -176,7 +136,7 @@ fn simulate(seed: u64, index: u64) -> SimSource {
         8.0 * rng.normal(),
         8.0 * rng.normal(),
     ];
-    let eps = if rng.chance(0.3) {
+    let eps = if chance(&mut rng, 0.3) {
         rng.range(0.05, 0.5)
     } else {
         0.0
@@ -196,8 +156,8 @@ fn simulate(seed: u64, index: u64) -> SimSource {
             let pf = (-(pf_along_scan(&b, &e_a, &e_d, theta_visit, dot))) as f32;
             let bary = (dot(&b, &r_hat) * AU_LIGHT_S * 1e9) as f32;
             let cf = (0.005 * rng.normal()) as f32;
-            let whole = if rng.chance(0.005) {
-                rng.range(6.0, 12.0) * if rng.chance(0.5) { 1.0 } else { -1.0 }
+            let whole = if chance(&mut rng, 0.005) {
+                rng.range(6.0, 12.0) * if chance(&mut rng, 0.5) { 1.0 } else { -1.0 }
             } else {
                 0.0
             };
@@ -218,13 +178,13 @@ fn simulate(seed: u64, index: u64) -> SimSource {
                 tr.theta[k] = theta_visit + 0.000_27 * k as f64 + 0.0005 * fov as f64;
                 let sm = if k == 0 { 1.6 } else { 1.0 };
                 tr.sigma[k] = (sigma_g * sm * rng.range(0.8, 1.25)) as f32;
-                tr.used[k] = k > 0 && !rng.chance(0.02);
+                tr.used[k] = k > 0 && !chance(&mut rng, 0.02);
                 let s_tot = ((tr.sigma[k] as f64).powi(2) + eps * eps).sqrt();
                 let t = rel_time(tr.tcb[k], bary);
                 let mut w = model_w(&truth, tr.theta[k], pf as f64, t) + s_tot * rng.normal();
-                if k > 0 && rng.chance(0.03) {
+                if k > 0 && chance(&mut rng, 0.03) {
                     let size = 5.0 - 15.0 * (1.0 - rng.uniform()).ln();
-                    w += size * s_tot * if rng.chance(0.5) { 1.0 } else { -1.0 };
+                    w += size * s_tot * if chance(&mut rng, 0.5) { 1.0 } else { -1.0 };
                     tr.outlier[k] = true;
                 }
                 if whole != 0.0 {
