@@ -206,7 +206,11 @@ fn all_six_datalink_files_agree() {
     // equals the binary values at float32 precision.
     compare("TABLEDATA VOTable vs FITS", &fits, &plain, true);
     for (r, o) in fits.iter().zip(&plain) {
-        assert_eq!(r.pf.to_bits(), o.pf.to_bits(), "float32 scalar read as float32");
+        assert_eq!(
+            r.pf.to_bits(),
+            o.pf.to_bits(),
+            "float32 scalar read as float32"
+        );
     }
     check_times_exact("TABLEDATA VOTable vs FITS", &fits, &plain);
     compare("ECSV vs FITS", &fits, &ecsv, false);
