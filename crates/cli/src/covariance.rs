@@ -2,10 +2,10 @@
 //! source, and covariances between any pairs of unknowns asked for.
 #![allow(clippy::needless_range_loop)] // index loops over parallel arrays mirror the formulas
 
-use crate::scanning::Problem;
 use astrosolve_core::W_SCALE;
 use astrosolve_model::source::Source;
 use astrosolve_model::units::MAS;
+use astrosolve_scanning::run::Problem;
 use astrosolve_scanning::{Solution, SourceResult, NS};
 use std::collections::HashMap;
 use std::io::Write;

@@ -6,11 +6,13 @@
 //! autodiff model, the unknown layout (banded attitude, calibration groups), the quaternion-
 //! norm and calibration-convention pseudo-observations, the frame rows and rotator
 //! ([`frame`]); [`solve`] — the outer iterations through `astrosolve_core::solve`;
-//! [`truth`] — comparison with a simulation's truth.
+//! [`truth`] — comparison with a simulation's truth; [`run`] — simulate, solve and write the
+//! solution files as the command line and the Python bindings do.
 
 pub mod frame;
 pub mod problem;
 pub mod row;
+pub mod run;
 pub mod solution;
 pub mod solve;
 pub mod truth;

@@ -1,0 +1,470 @@
+//! simulate → data set → solve → solution files for the Gaia-like mission, as library calls
+//! shared by the command line (`astrosolve simulate|solve|demo`) and the Python bindings, so
+//! both run the same code and write the same bits (file formats: docs/formats.md; solver:
+//! docs/solvers.md). Printing, progress bars and plots stay with the callers.
+
+use crate::frame::{FrameMode, FrameReference};
+use crate::solution::Solution;
+use crate::solve::ScanConfig;
+use crate::truth::{self, TruthComparison};
+use astrosolve_core::{Progress, SolveError, SolveReport};
+use astrosolve_io::{self as io, Dataset, IoError, Truth, WriteOptions};
+use astrosolve_model::source::{ReferencePosition, Source};
+use astrosolve_model::units::UAS;
+use astrosolve_model::{
+    quat, BSplineAttitude, GaiaL2Ephemeris, GaiaModel, MissionConfig, TabulatedEphemeris,
+};
+use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Errors of a run, with the messages the command line prints.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A file could not be read or written (names file, row, column).
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// The solver refused the data, diverged or was interrupted.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    /// Anything else (configuration, output directory), as a sentence.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError::Other(s)
+    }
+}
+
+/// mission.toml as a whole: `[mission]` (the model, see docs/formats.md) and `[simulation]`
+/// (the simulator, see docs/simulation.md). Every key has a default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MissionFile {
+    pub mission: MissionConfig,
+    pub simulation: SimConfig,
+}
+
+impl MissionFile {
+    /// Applies the command line's overrides: seed, number of sources, mission length in days
+    /// (the reference epoch stays in the middle), outlier rate.
+    pub fn with_overrides(
+        mut self,
+        seed: Option<u64>,
+        n_sources: Option<usize>,
+        days: Option<f64>,
+        outlier_rate: Option<f64>,
+    ) -> Self {
+        if let Some(s) = seed {
+            self.simulation.seed = s;
+        }
+        if let Some(n) = n_sources {
+            self.simulation.n_sources = n;
+        }
+        if let Some(d) = days {
+            self.mission.duration_days = d;
+            self.mission.start_day = -d / 2.0;
+        }
+        if let Some(r) = outlier_rate {
+            self.simulation.outlier_rate = r;
+        }
+        self
+    }
+}
+
+/// The files a data set must not already hold (unless forced) before a simulation.
+pub const DATASET_FILES: [&str; 3] = [io::MISSION_FILE, io::OBSERVATIONS_FILE, io::SOURCES_FILE];
+
+/// The files of a solution written by the command line (the first four by [`write_solution`]).
+pub const SOLUTION_FILES: [&str; 6] = [
+    "catalogue.parquet",
+    "attitude.parquet",
+    "calibration.parquet",
+    "report.json",
+    "convergence.png",
+    "parallax_vs_magnitude.png",
+];
+
+/// Creates `dir` and refuses to reuse it when it already holds one of `names`, unless forced.
+pub fn prepare_out_dir(dir: &Path, names: &[&str], force: bool) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RunError::Other(format!("cannot create {}: {e}", dir.display())))?;
+    if !force {
+        for n in names {
+            let p = dir.join(n);
+            if p.exists() {
+                return Err(RunError::Other(format!(
+                    "{} exists; use --force to overwrite it",
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A simulation with what the caller reports about it.
+pub struct Simulated {
+    pub sim: Simulation,
+    /// Wall time of the simulation (s).
+    pub seconds: f64,
+    /// Warnings: the data are too few for the solver's default redundancy rule.
+    pub warnings: Vec<String>,
+}
+
+impl Simulated {
+    /// One line: sources, observations, attitude knots, calibration intervals, time.
+    pub fn summary_line(&self) -> String {
+        let sim = &self.sim;
+        format!(
+            "simulated {} sources, {} observations ({} with AC), {} attitude knots every {:.1} min, {} calibration interval(s), in {:.1} s",
+            sim.truth_sources.len(),
+            sim.observations.len(),
+            sim.observations.obs.iter().filter(|o| o.has_ac()).count(),
+            sim.truth_attitude.coeffs.len(),
+            sim.mission.attitude_knot_interval_days * 1440.0,
+            sim.truth_calibration.n_intervals,
+            self.seconds
+        )
+    }
+}
+
+/// Simulates the mission of `file`; `progress` receives the number of sources done (it may be
+/// called from several threads).
+pub fn simulate(
+    file: &MissionFile,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Simulated, RunError> {
+    let t = Instant::now();
+    let sim = simulate_gaia(&file.mission, &file.simulation, progress)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut warnings = Vec::new();
+    // the solver's redundancy rule (astrosolve_core::config::MIN_ATTITUDE_REDUNDANCY), from
+    // all measurements: the solvable sources have fewer
+    let n_ac = sim.observations.obs.iter().filter(|o| o.has_ac()).count();
+    let n_att = (4 * sim.truth_attitude.coeffs.len()) as f64;
+    let per_unknown = (sim.observations.len() + n_ac) as f64 / n_att;
+    let min = astrosolve_core::config::MIN_ATTITUDE_REDUNDANCY;
+    if per_unknown < min {
+        warnings.push(format!(
+            "{per_unknown:.1} measurements per attitude unknown, fewer than the {min:.0} `astrosolve solve` needs by default (it will refuse these data): the knot interval is at its longest (half a revolution); simulate ≈ {:.0} or more sources (more where not every source reaches the visibility periods; a longer mission adds knots as fast as measurements)",
+            (sim.truth_sources.len() as f64 * min / per_unknown).ceil()
+        ));
+    } else if (n_ac as f64 / n_att) < min / 3.0 {
+        warnings.push(format!(
+            "{:.1} AC measurements per attitude unknown, fewer than the {:.0} `astrosolve solve` needs by default (it will refuse these data): raise [simulation] g_ac_max",
+            n_ac as f64 / n_att,
+            min / 3.0
+        ));
+    }
+    Ok(Simulated {
+        sim,
+        seconds,
+        warnings,
+    })
+}
+
+/// A simulation as the data set a solver starts from, and its truth.
+pub fn dataset_and_truth(sim: &Simulation) -> (Dataset, Truth) {
+    let ds = Dataset {
+        mission: sim.mission.clone(),
+        sources: sim.start_sources.clone(),
+        observations: sim.observations.clone(),
+        attitude: sim.start_attitude.clone(),
+        calibration: sim.start_calibration.clone(),
+    };
+    let tr = Truth {
+        sources: sim.truth_sources.clone(),
+        attitude: sim.truth_attitude.clone(),
+        calibration: sim.truth_calibration.clone(),
+        is_outlier: sim.is_outlier.clone(),
+        noise_eta: sim.noise_eta.clone(),
+        noise_zeta: sim.noise_zeta.clone(),
+    };
+    (ds, tr)
+}
+
+/// Writes a simulation as a data set in `dir` (mission.toml records the intervals actually
+/// simulated), with its truth and the reference positions.
+pub fn write_simulation(
+    dir: &Path,
+    file: &MissionFile,
+    sim: &Simulation,
+    force: bool,
+) -> Result<(), RunError> {
+    let (ds, tr) = dataset_and_truth(sim);
+    let mut written = file.clone();
+    written.mission = sim.mission.clone();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RunError::Other(format!("cannot create {}: {e}", dir.display())))?;
+    io::write_dataset_with_config(
+        dir,
+        &written,
+        &ds,
+        Some(&tr),
+        &WriteOptions { overwrite: force },
+    )?;
+    io::write_reference_positions(
+        dir.join(io::REFERENCE_FILE),
+        &sim.reference_positions,
+        &sim.start_sources,
+        force,
+    )?;
+    Ok(())
+}
+
+/// Everything a solve needs, from files or from a simulation.
+pub struct Problem {
+    pub mission: MissionConfig,
+    pub ds: Dataset,
+    pub truth: Option<Truth>,
+    pub refs: Vec<ReferencePosition>,
+}
+
+impl Problem {
+    /// Reads a data set directory (with its truth/ and reference_positions.parquet if present).
+    pub fn read(dir: &Path) -> Result<Problem, RunError> {
+        let (ds, truth) = io::read_dataset_and_truth(dir)?;
+        let ref_path = dir.join(io::REFERENCE_FILE);
+        let refs = if ref_path.exists() {
+            io::read_reference_positions(&ref_path, &ds.sources)?
+        } else {
+            Vec::new()
+        };
+        Ok(Problem {
+            mission: ds.mission.clone(),
+            ds,
+            truth,
+            refs,
+        })
+    }
+
+    /// A simulation as a problem, with its truth.
+    pub fn from_simulation(sim: &Simulation) -> Problem {
+        let (ds, tr) = dataset_and_truth(sim);
+        Problem {
+            mission: sim.mission.clone(),
+            ds,
+            truth: Some(tr),
+            refs: sim.reference_positions.clone(),
+        }
+    }
+
+    /// The observation model: the mission's instrument, the starting calibration's model and
+    /// the Gaia-L2 ephemeris tabulated over the mission (± 1 day, every 0.25 day).
+    pub fn model(&self) -> GaiaModel {
+        let m = &self.mission;
+        let analytic = GaiaL2Ephemeris {
+            reference_epoch_jd: m.reference_epoch_jd,
+            l2_scale: m.l2_scale,
+        };
+        let eph = TabulatedEphemeris::sample(&analytic, m.t_start() - 1.0, m.t_end() + 1.0, 0.25);
+        GaiaModel::new(m.instrument(), &self.ds.calibration, Arc::new(eph))
+    }
+
+    /// What fixes the frame: the reference positions and the quasar-like sources; refused for
+    /// the Gaia-like frame when either is missing.
+    pub fn frame_reference(&self, mode: FrameMode) -> Result<FrameReference, RunError> {
+        let fr = FrameReference {
+            positions: self
+                .refs
+                .iter()
+                .map(|r| (r.source_index, r.ra, r.dec, r.sigma))
+                .collect(),
+            zero_spin: self
+                .ds
+                .sources
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_qso)
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        if mode == FrameMode::Gaia && (fr.positions.is_empty() || fr.zero_spin.is_empty()) {
+            return Err(RunError::Other(
+                "the Gaia-like frame needs reference positions (reference_positions.parquet) and quasar-like sources \
+(is_qso); use --frame min-norm without them"
+                    .into(),
+            ));
+        }
+        Ok(fr)
+    }
+
+    /// Number of attitude + calibration unknowns (the direct solver's reduced system).
+    pub fn n_reduced_unknowns(&self) -> usize {
+        self.ds.attitude.n_params() + self.ds.calibration.n_params()
+    }
+}
+
+/// Solves `p` from its starting values; `progress` returns false to interrupt (then
+/// `SolveError::Interrupted`).
+pub fn solve(
+    p: &Problem,
+    cfg: &ScanConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<Solution, RunError> {
+    let fr = p.frame_reference(cfg.frame)?;
+    let model = p.model();
+    Ok(crate::solve::solve(
+        &model,
+        &p.ds.observations,
+        &p.ds.sources,
+        &p.ds.attitude,
+        &p.ds.calibration,
+        &fr,
+        cfg,
+        progress,
+    )?)
+}
+
+/// report.json: the solver's own record (solver, convergence, iterations, counts, timing,
+/// history) with, where truth is known, the comparison against it.
+#[derive(Serialize)]
+pub struct Report<'a> {
+    #[serde(flatten)]
+    pub solve: &'a SolveReport,
+    /// How the frame defect was fixed (gaia, min-norm).
+    pub frame_mode: &'a str,
+    /// Comparison with the simulated truth (sources with at least 20 good observations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth: Option<TruthReport<'a>>,
+}
+
+/// The truth section of report.json.
+#[derive(Serialize)]
+pub struct TruthReport<'a> {
+    #[serde(flatten)]
+    pub comparison: &'a TruthComparison,
+    /// Calibration parameters: RMS of estimate − truth (µas).
+    pub calibration_rms_error_uas: f64,
+    /// Attitude: RMS over time of the rotation between estimated and true attitude (µas), about
+    /// the SRS z axis (along scan) and x, y (across scan).
+    pub attitude_rms_error_uas: [f64; 3],
+}
+
+impl<'a> Report<'a> {
+    pub fn new(
+        solve: &'a SolveReport,
+        frame_mode: &'a str,
+        truth: Option<TruthReport<'a>>,
+    ) -> Self {
+        Report {
+            solve,
+            frame_mode,
+            truth,
+        }
+    }
+}
+
+/// What [`write_solution`] wrote: report.json's text and the comparison with the truth.
+pub struct Written {
+    pub report_json: String,
+    pub comparison: Option<TruthComparison>,
+}
+
+/// Sources with at least this many good observations enter the comparison with the truth.
+pub const TRUTH_MIN_OBS: u32 = 20;
+
+/// Writes catalogue.parquet, attitude.parquet, calibration.parquet and report.json of `sol`
+/// into `out` (replacing them).
+pub fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Result<Written, RunError> {
+    let ref_epoch = io::julian_year(p.mission.reference_epoch_jd);
+    let sources: Vec<Source> =
+        p.ds.sources
+            .iter()
+            .zip(&sol.sources)
+            .map(|(s, r)| Source {
+                params: r.params,
+                ..*s
+            })
+            .collect();
+    let covs: Vec<[[f64; 5]; 5]> = sol
+        .sources
+        .iter()
+        .map(|r| if r.solved { r.cov } else { [[f64::NAN; 5]; 5] })
+        .collect();
+    let mut solved = io::SolvedColumns::from_covariances(&covs);
+    solved.astrometric_n_obs_al = Some(sol.sources.iter().map(|r| r.n_obs_al as i32).collect());
+    solved.astrometric_n_good_obs_al =
+        Some(sol.sources.iter().map(|r| r.n_good_obs_al as i32).collect());
+    solved.astrometric_n_bad_obs_al =
+        Some(sol.sources.iter().map(|r| r.n_bad_obs_al as i32).collect());
+    solved.astrometric_excess_noise = Some(sol.sources.iter().map(|r| r.excess_noise).collect());
+    solved.ruwe = Some(
+        sol.sources
+            .iter()
+            .map(|r| r.ruwe.unwrap_or(f64::NAN))
+            .collect(),
+    );
+    io::write_catalogue(
+        out.join("catalogue.parquet"),
+        &sources,
+        ref_epoch,
+        Some(&solved),
+        true,
+    )?;
+    io::write_attitude(out.join("attitude.parquet"), &sol.attitude, true)?;
+    io::write_calibration(out.join("calibration.parquet"), &sol.calibration, true)?;
+
+    let comparison = p
+        .truth
+        .as_ref()
+        .map(|t| truth::compare(&sol.sources, &t.sources, TRUTH_MIN_OBS));
+    let truth_report = match (&p.truth, &comparison) {
+        (Some(t), Some(c)) => Some(TruthReport {
+            comparison: c,
+            calibration_rms_error_uas: rms(sol
+                .calibration
+                .params
+                .iter()
+                .zip(&t.calibration.params)
+                .map(|(a, b)| a - b))
+                / UAS,
+            attitude_rms_error_uas: attitude_error(&sol.attitude, &t.attitude),
+        }),
+        _ => None,
+    };
+    let report = Report::new(&sol.report, &sol.frame, truth_report);
+    let report_json = serde_json::to_string_pretty(&report)
+        .map_err(|e| RunError::Other(format!("report.json: {e}")))?;
+    let path: PathBuf = out.join("report.json");
+    std::fs::write(&path, &report_json)
+        .map_err(|e| RunError::Other(format!("{}: cannot write: {e}", path.display())))?;
+    Ok(Written {
+        report_json,
+        comparison,
+    })
+}
+
+fn rms(it: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for v in it {
+        s += v * v;
+        n += 1;
+    }
+    (s / n.max(1) as f64).sqrt()
+}
+
+/// RMS rotation (x, y, z in the SRS, µas) between two attitudes, sampled at 20 000 times over
+/// their common span.
+pub fn attitude_error(a: &BSplineAttitude, b: &BSplineAttitude) -> [f64; 3] {
+    let (t0, t1) = (
+        a.knots.t0.max(b.knots.t0),
+        a.knots.t_end().min(b.knots.t_end()),
+    );
+    let n = 20_000;
+    let mut s = [0.0; 3];
+    for i in 0..n {
+        let t = t0 + (t1 - t0) * (i as f64 + 0.5) / n as f64;
+        let d = quat::mul(&quat::conj(&b.quat(t)), &a.quat(t));
+        let sign = if d[3] < 0.0 { -1.0 } else { 1.0 };
+        for k in 0..3 {
+            s[k] += (2.0 * sign * d[k]).powi(2);
+        }
+    }
+    s.map(|v| (v / n as f64).sqrt() / UAS)
+}
