@@ -28,7 +28,8 @@
 //! source when its rows end, across chunk boundaries, holding one chunk and one source at a time
 //! plus the set of finished source ids (8 bytes each). A source whose rows reappear after other
 //! sources is an error for that second group (the first group was already yielded): sort such
-//! files by source_id first.
+//! files by source_id first. A table already in memory (columns handed over by the Python
+//! bindings) streams the same way ([`GaiaSourceStream::from_table`]).
 
 use crate::{EpochError, EpochObs, SourceData};
 use astrosolve_io::tabular::{
@@ -379,6 +380,45 @@ fn slice_table(t: &Table, start: usize, end: usize) -> Table {
     }
 }
 
+/// A table in memory as a [`TableReader`]: its rows in chunks of at most `max_rows` (the
+/// whole table, moved, when it fits in one).
+struct MemoryTable {
+    names: Vec<String>,
+    units: Vec<Option<String>>,
+    table: Option<Table>,
+    /// Rows already handed out.
+    pos: usize,
+}
+
+impl TableReader for MemoryTable {
+    fn column_names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>, astrosolve_io::IoError> {
+        let Some(t) = self.table.as_ref() else {
+            return Ok(None);
+        };
+        let n = t.n_rows();
+        let end = n.min(self.pos + max_rows.max(1));
+        if self.pos >= n {
+            self.table = None;
+            return Ok(None);
+        }
+        if self.pos == 0 && end == n {
+            self.pos = n;
+            return Ok(self.table.take());
+        }
+        let chunk = slice_table(t, self.pos, end);
+        self.pos = end;
+        Ok(Some(chunk))
+    }
+
+    fn column_units(&self) -> Vec<Option<String>> {
+        self.units.clone()
+    }
+}
+
 /// Streams the sources of one Gaia epoch-astrometry file, one [`SourceData`] at a time.
 /// Items: `Ok(source)`, or `Err` for a source that was skipped (bad data; the stream goes on) or
 /// for a file that cannot be read further (the stream then ends).
@@ -404,6 +444,42 @@ impl GaiaSourceStream {
         format: Option<TableFormat>,
     ) -> Result<GaiaSourceStream, EpochError> {
         let reader = open_table(path, format)?;
+        Self::with_reader(path, reader, DEFAULT_CHUNK_ROWS)
+    }
+
+    /// Streams the sources of a table already in memory (columns handed over by the Python
+    /// bindings, say), exactly as if it had been read from a file; `table.path` names it in
+    /// messages and `table.first_row` numbers its rows. Refused when its columns differ in
+    /// length.
+    pub fn from_table(table: Table) -> Result<GaiaSourceStream, EpochError> {
+        let n = table.n_rows();
+        if let Some(c) = table.columns.iter().find(|c| c.data.len() != n) {
+            return Err(EpochError::File {
+                path: table.path.clone(),
+                message: format!(
+                    "column \"{}\" has {} rows where \"{}\" has {n}",
+                    c.name,
+                    c.data.len(),
+                    table.columns[0].name
+                ),
+            });
+        }
+        let path = table.path.clone();
+        let reader = MemoryTable {
+            names: table.columns.iter().map(|c| c.name.clone()).collect(),
+            units: table.columns.iter().map(|c| c.unit.clone()).collect(),
+            table: Some(table),
+            pos: 0,
+        };
+        // one chunk: the table is in memory already
+        Self::with_reader(&path, Box::new(reader), n.max(1))
+    }
+
+    fn with_reader(
+        path: &Path,
+        reader: Box<dyn TableReader>,
+        chunk_rows: usize,
+    ) -> Result<GaiaSourceStream, EpochError> {
         if !looks_like_gaia(reader.column_names()) {
             return Err(EpochError::File {
                 path: path.to_path_buf(),
@@ -417,7 +493,7 @@ impl GaiaSourceStream {
         Ok(GaiaSourceStream {
             path: path.to_path_buf(),
             reader,
-            chunk_rows: DEFAULT_CHUNK_ROWS,
+            chunk_rows,
             acc: None,
             seen: HashSet::new(),
             out: VecDeque::new(),
