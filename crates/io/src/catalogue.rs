@@ -4,6 +4,7 @@
 
 use crate::error::{non_finite, require_finite, IoError};
 use crate::table::{col, Prepared, Table};
+use crate::tabular::Unit;
 use astrosolve_model::source::{Source, SourceParams};
 use astrosolve_model::units::{DEG, JD_J2000, JULIAN_YEAR_DAYS, MAS};
 use std::collections::HashMap;
@@ -88,6 +89,14 @@ impl Kind {
         match self {
             Kind::Uncertainty(_) | Kind::ExcessNoise => MAS,
             Kind::Correlation | Kind::Positive => 1.0,
+        }
+    }
+    /// The unit of the file column (converted from the one a file states).
+    fn unit(self) -> Unit {
+        match self {
+            Kind::Uncertainty("mas/yr") => Unit::MasPerYr,
+            Kind::Uncertainty(_) | Kind::ExcessNoise => Unit::Mas,
+            Kind::Correlation | Kind::Positive => Unit::Any,
         }
     }
     fn check(self, v: f64) -> Result<(), String> {
@@ -412,7 +421,12 @@ fn is_known(name: &str) -> bool {
         || INT_COLUMNS.iter().any(|c| c.0 == name)
 }
 
-/// Reads a catalogue written by [`write_catalogue`] or exported from the Gaia archive.
+/// Reads a catalogue written by [`write_catalogue`] or exported from the Gaia archive, in
+/// any format [`crate::tabular::TableFormat::detect`] recognises (Parquet, FITS, VOTable,
+/// ECSV, CSV). Units stated by the file are converted (ra, dec: deg; parallax and its
+/// uncertainties, excess noise: mas; pmra, pmdec and their uncertainties: mas/yr;
+/// phot_g_mean_mag: mag); a column without a stated unit is taken in these units. Outside
+/// Parquet a NaN float counts as a null.
 ///
 /// Required columns: source_id, ra, dec, parallax, pmra, pmdec, nu_eff_used_in_astrometry
 /// (where null, a `pseudocolour` column is used if present, as in Gaia DR3 6-parameter
@@ -452,13 +466,13 @@ pub fn read_catalogue(path: impl AsRef<Path>) -> Result<Catalogue, IoError> {
     }
     let fc = FileColumns {
         source_id: t.i64_required("source_id")?,
-        ra: t.f64_required("ra")?,
-        dec: t.f64_required("dec")?,
-        parallax: t.f64_required("parallax")?,
-        pmra: t.f64_required("pmra")?,
-        pmdec: t.f64_required("pmdec")?,
+        ra: t.f64_required_in("ra", Unit::Deg)?,
+        dec: t.f64_required_in("dec", Unit::Deg)?,
+        parallax: t.f64_required_in("parallax", Unit::Mas)?,
+        pmra: t.f64_required_in("pmra", Unit::MasPerYr)?,
+        pmdec: t.f64_required_in("pmdec", Unit::MasPerYr)?,
         nu_eff: nu_eff.0,
-        g: t.f64_required("phot_g_mean_mag")?,
+        g: t.f64_required_in("phot_g_mean_mag", Unit::Mag)?,
         is_qso: if t.has("is_qso") {
             t.bool_required("is_qso")?
         } else {
@@ -497,7 +511,7 @@ pub fn read_catalogue(path: impl AsRef<Path>) -> Result<Catalogue, IoError> {
     let mut solved = SolvedColumns::default();
     for &(name, kind, _, get_mut) in FLOAT_COLUMNS {
         if t.has(name) {
-            let (v, _) = t.f64_nullable(name)?;
+            let (v, _) = t.f64_nullable_in(name, kind.unit())?;
             validate_solved_float(path, name, kind, &v)?;
             *get_mut(&mut solved) = Some(v.into_iter().map(|x| x * kind.scale()).collect());
         }

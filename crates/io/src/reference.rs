@@ -1,9 +1,11 @@
 //! reference_positions.parquet: external positions (e.g. VLBI/ICRF of quasars) that orient
 //! the frame of a solution. Columns `source_id` (int64), `ra`, `dec` (deg, at the
-//! reference epoch), `ref_position_error` (mas, per coordinate).
+//! reference epoch), `ref_position_error` (mas, per coordinate). Read from any format
+//! `tabular` recognises; units a file states are converted to these.
 
 use crate::error::{require_finite, require_positive_uncertainty, IoError};
 use crate::table::{col, Prepared, Table};
+use crate::tabular::Unit;
 use astrosolve_model::source::{ReferencePosition, Source};
 use astrosolve_model::units::{DEG, MAS};
 use std::collections::HashMap;
@@ -68,9 +70,9 @@ pub fn read_reference_positions(
         )
     })?;
     let ids = t.i64_required("source_id")?;
-    let ra = t.f64_required("ra")?;
-    let dec = t.f64_required("dec")?;
-    let err = t.f64_required("ref_position_error")?;
+    let ra = t.f64_required_in("ra", Unit::Deg)?;
+    let dec = t.f64_required_in("dec", Unit::Deg)?;
+    let err = t.f64_required_in("ref_position_error", Unit::Mas)?;
     let index: HashMap<i64, usize> = sources
         .iter()
         .enumerate()

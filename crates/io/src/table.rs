@@ -1,24 +1,19 @@
-//! Parquet plumbing shared by all tables: writing one record batch with key-value metadata
-//! (snappy, atomic rename, overwrite refusal) and reading selected columns by name with
-//! lenient numeric types (Float32 for Float64, any integer width for integers) and
-//! row-numbered errors.
+//! Plumbing shared by all data-set tables: writing one Parquet record batch with key-value
+//! metadata (snappy, atomic rename, overwrite refusal), and reading selected columns by name
+//! through the one table reader [`crate::tabular`] (Parquet: lenient numeric types, Float32
+//! for Float64 and any integer width for integers, nulls told from NaN; FITS, VOTable, ECSV,
+//! CSV: the typed accessors of [`crate::tabular::Table`]) with row-numbered errors.
 
 use crate::error::IoError;
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
-    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use crate::tabular::{self, ColumnData, IntError, ReadColumn, TableFormat, Unit};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::collections::HashMap;
 use std::fs::File;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,9 +23,6 @@ pub const META_TABLE: &str = "astrosolve.table";
 pub const META_FORMAT_VERSION: &str = "astrosolve.format_version";
 /// Current format version.
 pub const FORMAT_VERSION: &str = "1";
-
-/// Rows per record batch when reading.
-const READ_BATCH_ROWS: usize = 1 << 16;
 
 /// Fails with [`IoError::Exists`] if `path` exists and `overwrite` is false.
 pub(crate) fn check_overwrite(path: &Path, overwrite: bool) -> Result<(), IoError> {
@@ -122,14 +114,25 @@ pub(crate) fn fmt_f64(v: f64) -> String {
     format!("{v:?}")
 }
 
-/// Selected columns of a Parquet file, read into memory.
+/// Selected columns of a data-set table, read into memory through [`crate::tabular`]: a
+/// Parquet file keeps its own column types (checked strictly: float64/float32 for floats,
+/// any integer width for integers), its key-value metadata and the distinction between a
+/// null and a NaN; any other format [`TableFormat::detect`] recognises (FITS, VOTable, ECSV,
+/// CSV) is read with the lenient typed accessors of [`tabular::Table`] (integers widened,
+/// integral floats and numeric text accepted), and there a NaN float counts as a null.
 pub(crate) struct Table {
     pub path: PathBuf,
     pub n_rows: usize,
-    /// Top-level fields of the whole file (including columns not read).
+    /// Top-level fields of the whole file (including columns not read); for a format other
+    /// than Parquet, the types the columns were read as (numeric text: Float64).
     pub fields: Vec<Arc<Field>>,
     metadata: HashMap<String, String>,
-    columns: HashMap<String, Vec<ArrayRef>>,
+    source: Source,
+}
+
+enum Source {
+    Parquet(HashMap<String, ReadColumn>),
+    Other(tabular::Table),
 }
 
 /// Expected kind of a column, for type errors.
@@ -138,85 +141,58 @@ const INT: &str = "an integer type";
 const BOOL: &str = "boolean";
 
 impl Table {
-    /// Opens `path` and reads the top-level columns for which `want` is true.
+    /// Opens `path` (any format [`TableFormat::detect`] recognises) and reads, from a Parquet
+    /// file, the top-level columns for which `want` is true (other formats: all columns).
     pub fn read(path: &Path, want: &dyn Fn(&Field) -> bool) -> Result<Table, IoError> {
-        let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
-        // The Parquet decoder is not expected to panic on corrupt input, but a data file
-        // must never bring the program down: turn any panic into an error.
-        match catch_unwind(AssertUnwindSafe(|| Self::read_file(path, file, want))) {
-            Ok(r) => r,
-            Err(_) => Err(IoError::parquet(
-                path,
-                "corrupt file (the Parquet decoder failed)",
-            )),
+        let format = TableFormat::detect(path)?;
+        if format == TableFormat::Parquet {
+            let p = tabular::read_columns(path, want)?;
+            return Ok(Table {
+                path: path.to_path_buf(),
+                n_rows: p.n_rows,
+                fields: p.fields,
+                metadata: p.metadata,
+                source: Source::Parquet(p.columns),
+            });
         }
-    }
-
-    fn read_file(path: &Path, file: File, want: &dyn Fn(&Field) -> bool) -> Result<Table, IoError> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IoError::parquet(path, e))?;
-        let fields: Vec<Arc<Field>> = builder.schema().fields().iter().cloned().collect();
-        let metadata: HashMap<String, String> = builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .map(|kv| {
-                kv.iter()
-                    .filter_map(|k| k.value.as_ref().map(|v| (k.key.clone(), v.clone())))
-                    .collect()
+        let t = tabular::read_table(path, Some(format))?;
+        let fields = t
+            .columns
+            .iter()
+            .map(|c| {
+                let dt = match &c.data {
+                    ColumnData::Float(_) => DataType::Float64,
+                    ColumnData::Int(_) => DataType::Int64,
+                    ColumnData::Bool(_) => DataType::Boolean,
+                    ColumnData::Text(v) if v.iter().all(|s| text_is_number(s.as_deref())) => {
+                        DataType::Float64
+                    }
+                    ColumnData::Text(_) => DataType::Utf8,
+                    ColumnData::FloatList(_) | ColumnData::IntList(_) | ColumnData::BoolList(_) => {
+                        DataType::Null
+                    }
+                };
+                Arc::new(Field::new(c.name.clone(), dt, true))
             })
-            .unwrap_or_default();
-        let n_rows = usize::try_from(builder.metadata().file_metadata().num_rows())
-            .map_err(|_| IoError::parquet(path, "negative row count"))?;
-        let mut seen = HashMap::new();
-        let mut roots = Vec::new();
-        for (i, f) in fields.iter().enumerate() {
-            if want(f) {
-                if seen.insert(f.name().clone(), i).is_some() {
-                    return Err(IoError::invalid(
-                        path,
-                        format!("column \"{}\" appears more than once", f.name()),
-                    ));
-                }
-                roots.push(i);
-            }
-        }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(READ_BATCH_ROWS)
-            .build()
-            .map_err(|e| IoError::parquet(path, e))?;
-        let mut columns: HashMap<String, Vec<ArrayRef>> = HashMap::new();
-        let mut read_rows = 0usize;
-        for batch in reader {
-            let batch = batch.map_err(|e| IoError::parquet(path, e))?;
-            read_rows += batch.num_rows();
-            for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
-                columns.entry(f.name().clone()).or_default().push(a.clone());
-            }
-        }
-        if !roots.is_empty() && read_rows != n_rows {
-            return Err(IoError::parquet(
-                path,
-                format!("footer announces {n_rows} rows but {read_rows} were decoded"),
-            ));
-        }
+            .collect();
         Ok(Table {
             path: path.to_path_buf(),
-            n_rows,
+            n_rows: t.n_rows(),
             fields,
-            metadata,
-            columns,
+            metadata: HashMap::new(),
+            source: Source::Other(t),
         })
     }
 
     /// True if the file has a top-level column of this name.
     pub fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|f| f.name() == name)
+        match &self.source {
+            Source::Parquet(_) => self.fields.iter().any(|f| f.name() == name),
+            Source::Other(t) => t.find(&[name]).is_some(),
+        }
     }
 
-    /// A key-value metadata entry.
+    /// A key-value metadata entry (Parquet only).
     pub fn meta(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
     }
@@ -245,32 +221,50 @@ impl Table {
         })
     }
 
-    fn field(&self, name: &str) -> Result<&Field, IoError> {
-        self.fields
+    /// The column read under `name` (Parquet), with the file's type checked by `accept`.
+    fn parquet_column<'a>(
+        &self,
+        columns: &'a HashMap<String, ReadColumn>,
+        name: &str,
+        accept: fn(&DataType) -> bool,
+        expected: &'static str,
+    ) -> Result<&'a ReadColumn, IoError> {
+        let f = self
+            .fields
             .iter()
             .find(|f| f.name() == name)
-            .map(|f| f.as_ref())
             .ok_or_else(|| IoError::MissingColumn {
                 path: self.path.clone(),
                 column: name.to_string(),
-            })
+            })?;
+        if !accept(f.data_type()) {
+            return Err(IoError::ColumnType {
+                path: self.path.clone(),
+                column: name.to_string(),
+                found: f.data_type().to_string(),
+                expected,
+            });
+        }
+        columns
+            .get(name)
+            .ok_or_else(|| IoError::invalid(&self.path, format!("column \"{name}\" was not read")))
     }
 
-    fn chunks(&self, name: &str) -> &[ArrayRef] {
-        self.columns.get(name).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    fn type_error(&self, name: &str, dt: &DataType, expected: &'static str) -> IoError {
+    fn kind_error(&self, c: &ReadColumn, expected: &'static str) -> IoError {
         IoError::ColumnType {
             path: self.path.clone(),
-            column: name.to_string(),
-            found: dt.to_string(),
+            column: c.field.name().clone(),
+            found: c.field.data_type().to_string(),
             expected,
         }
     }
 
     fn null_error(&self, name: &str, row: usize) -> IoError {
-        IoError::value(&self.path, row, name, "null in a required value")
+        let what = match self.source {
+            Source::Parquet(_) => "null in a required value",
+            Source::Other(_) => "null or NaN in a required value",
+        };
+        IoError::value(&self.path, row, name, what)
     }
 
     /// True if the column's type is a float this reader accepts.
@@ -296,46 +290,53 @@ impl Table {
     /// A float column, nulls replaced by NaN, plus the validity of each row when the
     /// column has nulls (None: no nulls).
     pub fn f64_nullable(&self, name: &str) -> Result<(Vec<f64>, Option<Vec<bool>>), IoError> {
-        let dt = self.field(name)?.data_type().clone();
-        if !Self::is_float(&dt) {
-            return Err(self.type_error(name, &dt, FLOAT));
-        }
-        let mut out = Vec::with_capacity(self.n_rows);
-        let mut valid: Option<Vec<bool>> = None;
-        for chunk in self.chunks(name) {
-            let start = out.len();
-            match chunk.data_type() {
-                DataType::Float64 => {
-                    out.extend_from_slice(chunk.as_primitive::<Float64Type>().values())
-                }
-                DataType::Float32 => out.extend(
-                    chunk
-                        .as_primitive::<Float32Type>()
-                        .values()
-                        .iter()
-                        .map(|&v| v as f64),
-                ),
-                other => return Err(self.type_error(name, other, FLOAT)),
-            }
-            if chunk.null_count() > 0 {
-                let v = valid.get_or_insert_with(|| vec![true; start]);
-                for i in 0..chunk.len() {
-                    let ok = chunk.is_valid(i);
-                    if !ok {
-                        out[start + i] = f64::NAN;
+        self.f64_nullable_in(name, Unit::Any)
+    }
+
+    /// [`Table::f64_nullable`] in `unit`, converted from the unit the file states (none
+    /// stated: taken as `unit`).
+    pub fn f64_nullable_in(
+        &self,
+        name: &str,
+        unit: Unit,
+    ) -> Result<(Vec<f64>, Option<Vec<bool>>), IoError> {
+        match &self.source {
+            Source::Parquet(cols) => {
+                let c = self.parquet_column(cols, name, Self::is_float, FLOAT)?;
+                let stated = c.unit();
+                let factor = tabular::unit_factor(stated.as_deref(), unit).map_err(|message| {
+                    IoError::Unit {
+                        path: self.path.clone(),
+                        column: name.to_string(),
+                        unit: stated.clone().unwrap_or_default(),
+                        message,
                     }
-                    v.push(ok);
+                })?;
+                let (mut v, valid) = c.floats().ok_or_else(|| self.kind_error(c, FLOAT))?;
+                if factor != 1.0 {
+                    v.iter_mut().for_each(|x| *x *= factor);
                 }
-            } else if let Some(v) = valid.as_mut() {
-                v.resize(out.len(), true);
+                Ok((v, valid))
+            }
+            Source::Other(t) => {
+                let v = t.f64_column(&[name], unit)?;
+                let valid = v
+                    .iter()
+                    .any(|x| x.is_nan())
+                    .then(|| v.iter().map(|x| !x.is_nan()).collect());
+                Ok((v, valid))
             }
         }
-        Ok((out, valid))
     }
 
     /// A float column without nulls.
     pub fn f64_required(&self, name: &str) -> Result<Vec<f64>, IoError> {
-        let (v, valid) = self.f64_nullable(name)?;
+        self.f64_required_in(name, Unit::Any)
+    }
+
+    /// [`Table::f64_required`] in `unit` (see [`Table::f64_nullable_in`]).
+    pub fn f64_required_in(&self, name: &str, unit: Unit) -> Result<Vec<f64>, IoError> {
+        let (v, valid) = self.f64_nullable_in(name, unit)?;
         if let Some(valid) = valid {
             if let Some(i) = valid.iter().position(|ok| !ok) {
                 return Err(self.null_error(name, i + 1));
@@ -346,52 +347,30 @@ impl Table {
 
     /// An integer column (any width, signed or unsigned) without nulls, as i64.
     pub fn i64_required(&self, name: &str) -> Result<Vec<i64>, IoError> {
-        let dt = self.field(name)?.data_type().clone();
-        if !Self::is_int(&dt) {
-            return Err(self.type_error(name, &dt, INT));
-        }
-        let mut out: Vec<i64> = Vec::with_capacity(self.n_rows);
-        for chunk in self.chunks(name) {
-            let start = out.len();
-            if chunk.null_count() > 0 {
-                let i = (0..chunk.len()).position(|i| chunk.is_null(i)).unwrap_or(0);
-                return Err(self.null_error(name, start + i + 1));
-            }
-            fn ext<T: ArrowPrimitiveType>(out: &mut Vec<i64>, a: &ArrayRef)
-            where
-                T::Native: Into<i64>,
-            {
-                out.extend(a.as_primitive::<T>().values().iter().map(|&v| v.into()));
-            }
-            match chunk.data_type() {
-                DataType::Int64 => {
-                    out.extend_from_slice(chunk.as_primitive::<Int64Type>().values())
-                }
-                DataType::Int32 => ext::<Int32Type>(&mut out, chunk),
-                DataType::Int16 => ext::<Int16Type>(&mut out, chunk),
-                DataType::Int8 => ext::<Int8Type>(&mut out, chunk),
-                DataType::UInt32 => ext::<UInt32Type>(&mut out, chunk),
-                DataType::UInt16 => ext::<UInt16Type>(&mut out, chunk),
-                DataType::UInt8 => ext::<UInt8Type>(&mut out, chunk),
-                DataType::UInt64 => {
-                    for (i, &v) in chunk
-                        .as_primitive::<UInt64Type>()
-                        .values()
-                        .iter()
-                        .enumerate()
-                    {
-                        let v = i64::try_from(v).map_err(|_| {
-                            IoError::value(
-                                &self.path,
-                                start + i + 1,
-                                name,
-                                format!("{v} is out of the int64 range"),
-                            )
-                        })?;
-                        out.push(v);
+        let v = match &self.source {
+            Source::Parquet(cols) => {
+                let c = self.parquet_column(cols, name, Self::is_int, INT)?;
+                return match c.ints_required() {
+                    Some(Ok(v)) => Ok(v),
+                    Some(Err(IntError::Null(i))) => Err(self.null_error(name, i + 1)),
+                    Some(Err(IntError::Value(i, m))) => {
+                        Err(IoError::value(&self.path, i + 1, name, m))
                     }
-                }
-                other => return Err(self.type_error(name, other, INT)),
+                    None => Err(self.kind_error(c, INT)),
+                };
+            }
+            Source::Other(t) => t.i64_column(&[name])?,
+        };
+        self.no_null(name, &v)
+    }
+
+    /// The values of `v`, or an error naming the first null.
+    fn no_null<T: Copy>(&self, name: &str, v: &[Option<T>]) -> Result<Vec<T>, IoError> {
+        let mut out = Vec::with_capacity(v.len());
+        for (i, x) in v.iter().enumerate() {
+            match x {
+                Some(x) => out.push(*x),
+                None => return Err(self.null_error(name, i + 1)),
             }
         }
         Ok(out)
@@ -399,58 +378,27 @@ impl Table {
 
     /// An integer column of any width as float64, nulls as NaN (for extra columns).
     pub fn int_as_f64(&self, name: &str) -> Result<Vec<f64>, IoError> {
-        let dt = self.field(name)?.data_type().clone();
-        if !Self::is_int(&dt) {
-            return Err(self.type_error(name, &dt, INT));
+        match &self.source {
+            Source::Parquet(cols) => {
+                let c = self.parquet_column(cols, name, Self::is_int, INT)?;
+                c.floats()
+                    .map(|(v, _)| v)
+                    .ok_or_else(|| self.kind_error(c, INT))
+            }
+            Source::Other(t) => t.f64_column(&[name], Unit::Any),
         }
-        let mut out: Vec<f64> = Vec::with_capacity(self.n_rows);
-        for chunk in self.chunks(name) {
-            let start = out.len();
-            fn ext<T: ArrowPrimitiveType>(
-                out: &mut Vec<f64>,
-                a: &ArrayRef,
-                f: fn(T::Native) -> f64,
-            ) {
-                out.extend(a.as_primitive::<T>().values().iter().map(|&v| f(v)));
-            }
-            match chunk.data_type() {
-                DataType::Int64 => ext::<Int64Type>(&mut out, chunk, |v| v as f64),
-                DataType::Int32 => ext::<Int32Type>(&mut out, chunk, |v| v as f64),
-                DataType::Int16 => ext::<Int16Type>(&mut out, chunk, |v| v as f64),
-                DataType::Int8 => ext::<Int8Type>(&mut out, chunk, |v| v as f64),
-                DataType::UInt64 => ext::<UInt64Type>(&mut out, chunk, |v| v as f64),
-                DataType::UInt32 => ext::<UInt32Type>(&mut out, chunk, |v| v as f64),
-                DataType::UInt16 => ext::<UInt16Type>(&mut out, chunk, |v| v as f64),
-                DataType::UInt8 => ext::<UInt8Type>(&mut out, chunk, |v| v as f64),
-                other => return Err(self.type_error(name, other, INT)),
-            }
-            if chunk.null_count() > 0 {
-                for i in 0..chunk.len() {
-                    if chunk.is_null(i) {
-                        out[start + i] = f64::NAN;
-                    }
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// A boolean column without nulls.
     pub fn bool_required(&self, name: &str) -> Result<Vec<bool>, IoError> {
-        let dt = self.field(name)?.data_type().clone();
-        if dt != DataType::Boolean {
-            return Err(self.type_error(name, &dt, BOOL));
-        }
-        let mut out = Vec::with_capacity(self.n_rows);
-        for chunk in self.chunks(name) {
-            let start = out.len();
-            if chunk.null_count() > 0 {
-                let i = (0..chunk.len()).position(|i| chunk.is_null(i)).unwrap_or(0);
-                return Err(self.null_error(name, start + i + 1));
+        let v = match &self.source {
+            Source::Parquet(cols) => {
+                let c = self.parquet_column(cols, name, |dt| *dt == DataType::Boolean, BOOL)?;
+                c.bools().ok_or_else(|| self.kind_error(c, BOOL))?
             }
-            out.extend(chunk.as_boolean().values().iter());
-        }
-        Ok(out)
+            Source::Other(t) => t.bool_column(&[name])?,
+        };
+        self.no_null(name, &v)
     }
 
     /// Checks the number of values read against the row count (guards against
@@ -467,6 +415,21 @@ impl Table {
             ));
         }
         Ok(())
+    }
+}
+
+/// True if a text cell reads as a number or a null (for typing the columns of a CSV file).
+fn text_is_number(s: Option<&str>) -> bool {
+    match s.map(str::trim) {
+        None => true,
+        Some(t) => {
+            t.is_empty()
+                || t.parse::<f64>().is_ok()
+                || matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "nan" | "null" | "inf" | "-inf" | "+inf" | "infinity" | "-infinity"
+                )
+        }
     }
 }
 

@@ -36,6 +36,8 @@ mod units;
 mod votable;
 
 pub use fits_write::write_fits;
+pub(crate) use parquet_reader::{read_columns, IntError, ReadColumn};
+pub(crate) use units::factor as unit_factor;
 pub use units::Unit;
 
 use crate::error::IoError;

@@ -11,12 +11,14 @@ use arrow_array::types::{
     UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Field};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use std::collections::HashMap;
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An error about one value: its 0-based row in the array, and the message.
 type RowError = (usize, String);
@@ -79,43 +81,22 @@ impl ParquetReader {
     }
 
     fn open_file(path: &Path, file: File) -> Result<ParquetReader, IoError> {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| IoError::parquet(path, e))?;
-        let n_rows = usize::try_from(builder.metadata().file_metadata().num_rows())
-            .map_err(|_| IoError::parquet(path, "negative row count"))?;
-        let fields: Vec<_> = builder.schema().fields().iter().cloned().collect();
-        let roots: Vec<usize> = fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| supported(f.data_type()))
-            .map(|(i, _)| i)
-            .collect();
-        let names = dedup_names(roots.iter().map(|&i| fields[i].name().clone()).collect());
-        let units = roots
-            .iter()
-            .map(|&i| {
-                let md = fields[i].metadata();
-                md.iter()
-                    .find(|(k, _)| {
-                        k.eq_ignore_ascii_case("unit") || k.eq_ignore_ascii_case("units")
-                    })
-                    .map(|(_, v)| v.clone())
-            })
-            .collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| IoError::parquet(path, e))?;
+        let p = Projected::open(path, file, &|_| true, BATCH_ROWS)?;
+        let names = dedup_names(
+            p.roots
+                .iter()
+                .map(|&i| p.fields[i].name().clone())
+                .collect(),
+        );
+        let units = p.roots.iter().map(|&i| field_unit(&p.fields[i])).collect();
         Ok(ParquetReader {
             path: path.to_path_buf(),
             names,
             units,
-            reader,
+            reader: p.reader,
             pending: None,
             rows_read: 0,
-            n_rows,
+            n_rows: p.n_rows,
         })
     }
 
@@ -132,6 +113,251 @@ impl ParquetReader {
             )),
         }
     }
+}
+
+/// The unit a field's metadata states (key `unit` or `units`, any case).
+fn field_unit(f: &Field) -> Option<String> {
+    f.metadata()
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("unit") || k.eq_ignore_ascii_case("units"))
+        .map(|(_, v)| v.clone())
+}
+
+/// An opened Parquet file with a projection: the reader of record batches, all top-level
+/// fields, the indices of those read, the footer's row count and key-value metadata.
+struct Projected {
+    reader: ParquetRecordBatchReader,
+    fields: Vec<Arc<Field>>,
+    roots: Vec<usize>,
+    n_rows: usize,
+    metadata: HashMap<String, String>,
+}
+
+impl Projected {
+    /// Reads the top-level columns of a supported type for which `want` is true.
+    fn open(
+        path: &Path,
+        file: File,
+        want: &dyn Fn(&Field) -> bool,
+        batch_rows: usize,
+    ) -> Result<Projected, IoError> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| IoError::parquet(path, e))?;
+        let n_rows = usize::try_from(builder.metadata().file_metadata().num_rows())
+            .map_err(|_| IoError::parquet(path, "negative row count"))?;
+        let metadata: HashMap<String, String> = builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .map(|kv| {
+                kv.iter()
+                    .filter_map(|k| k.value.as_ref().map(|v| (k.key.clone(), v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fields: Vec<Arc<Field>> = builder.schema().fields().iter().cloned().collect();
+        let roots: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| supported(f.data_type()) && want(f))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| IoError::parquet(path, e))?;
+        Ok(Projected {
+            reader,
+            fields,
+            roots,
+            n_rows,
+            metadata,
+        })
+    }
+}
+
+/// One column of [`ParquetColumns`]: the file's field and the decoded arrays, converted on
+/// request by the conversions of the streamed reader (so that a typed reader pays one copy
+/// and can tell a null from a NaN).
+pub(crate) struct ReadColumn {
+    pub field: Arc<Field>,
+    chunks: Vec<ArrayRef>,
+    n_rows: usize,
+}
+
+/// Why an integer column cannot be read without nulls: the 0-based row of the first null,
+/// or of a value out of the int64 range (with the message).
+pub(crate) enum IntError {
+    Null(usize),
+    Value(usize, String),
+}
+
+impl ReadColumn {
+    /// The unit the field's metadata states.
+    pub fn unit(&self) -> Option<String> {
+        field_unit(&self.field)
+    }
+
+    /// The values of a numeric column as floats, nulls as NaN, and the validity of each row
+    /// when there are nulls (None: no null); None if not numeric.
+    pub fn floats(&self) -> Option<(Vec<f64>, Option<Vec<bool>>)> {
+        let mut out = Vec::with_capacity(self.n_rows);
+        let mut valid: Option<Vec<bool>> = None;
+        for a in &self.chunks {
+            let start = out.len();
+            if !floats_into(a.as_ref(), &mut out) {
+                return None;
+            }
+            if a.null_count() > 0 {
+                let v = valid.get_or_insert_with(|| vec![true; start]);
+                v.extend((0..a.len()).map(|i| a.is_valid(i)));
+            } else if let Some(v) = valid.as_mut() {
+                v.resize(out.len(), true);
+            }
+        }
+        Some((out, valid))
+    }
+
+    /// The values of an integer column without nulls, exact; None if not an integer type.
+    pub fn ints_required(&self) -> Option<Result<Vec<i64>, IntError>> {
+        let mut out: Vec<i64> = Vec::with_capacity(self.n_rows);
+        let mut tmp: Vec<Option<i64>> = Vec::new();
+        for a in &self.chunks {
+            let start = out.len();
+            if a.null_count() > 0 {
+                let i = (0..a.len()).position(|i| a.is_null(i)).unwrap_or(0);
+                return Some(Err(IntError::Null(start + i)));
+            }
+            macro_rules! prim {
+                ($t:ty) => {
+                    out.extend(
+                        a.as_primitive::<$t>()
+                            .values()
+                            .iter()
+                            .map(|&v| i64::from(v)),
+                    )
+                };
+            }
+            match a.data_type() {
+                DataType::Int64 => out.extend_from_slice(a.as_primitive::<Int64Type>().values()),
+                DataType::Int32 => prim!(Int32Type),
+                DataType::Int16 => prim!(Int16Type),
+                DataType::Int8 => prim!(Int8Type),
+                DataType::UInt32 => prim!(UInt32Type),
+                DataType::UInt16 => prim!(UInt16Type),
+                DataType::UInt8 => prim!(UInt8Type),
+                _ => {
+                    tmp.clear();
+                    match ints_into(a.as_ref(), &mut tmp)? {
+                        Ok(()) => out.extend(tmp.iter().map(|v| v.unwrap_or_default())),
+                        Err((i, m)) => return Some(Err(IntError::Value(start + i, m))),
+                    }
+                }
+            }
+        }
+        Some(Ok(out))
+    }
+
+    /// The values of a boolean column; None if not boolean.
+    pub fn bools(&self) -> Option<Vec<Option<bool>>> {
+        let mut out = Vec::with_capacity(self.n_rows);
+        for a in &self.chunks {
+            if *a.data_type() != DataType::Boolean {
+                return None;
+            }
+            out.extend(a.as_boolean().iter());
+        }
+        Some(out)
+    }
+}
+
+/// Selected columns of a Parquet file, read whole, for readers that check the file's own
+/// types and tell a null from a NaN (the data-set tables of [`crate::table`]).
+pub(crate) struct ParquetColumns {
+    /// All top-level fields of the file, including those not read.
+    pub fields: Vec<Arc<Field>>,
+    /// The file's key-value metadata.
+    pub metadata: HashMap<String, String>,
+    /// Row count from the footer (checked against the rows decoded).
+    pub n_rows: usize,
+    /// The columns read, by name (names as in the file; a repeated name is an error).
+    pub columns: HashMap<String, ReadColumn>,
+}
+
+/// Rows per record batch of [`read_columns`] (whole-file reads).
+const READ_ALL_BATCH_ROWS: usize = 1 << 16;
+
+/// Reads the top-level columns of `path` of a supported type for which `want` is true,
+/// whole, with the file's fields and key-value metadata. A wanted name present twice is an
+/// error.
+pub(crate) fn read_columns(
+    path: &Path,
+    want: &dyn Fn(&Field) -> bool,
+) -> Result<ParquetColumns, IoError> {
+    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    // The Parquet decoder is not expected to panic on corrupt input, but a data file must
+    // never bring the program down: turn any panic into an error.
+    match catch_unwind(AssertUnwindSafe(|| read_columns_of(path, file, want))) {
+        Ok(r) => r,
+        Err(_) => Err(IoError::parquet(
+            path,
+            "corrupt file (the Parquet decoder failed)",
+        )),
+    }
+}
+
+fn read_columns_of(
+    path: &Path,
+    file: File,
+    want: &dyn Fn(&Field) -> bool,
+) -> Result<ParquetColumns, IoError> {
+    let p = Projected::open(path, file, want, READ_ALL_BATCH_ROWS)?;
+    let mut columns: HashMap<String, ReadColumn> = HashMap::with_capacity(p.roots.len());
+    for &i in &p.roots {
+        let f = &p.fields[i];
+        if columns.contains_key(f.name()) {
+            return Err(IoError::invalid(
+                path,
+                format!("column \"{}\" appears more than once", f.name()),
+            ));
+        }
+        columns.insert(
+            f.name().clone(),
+            ReadColumn {
+                field: f.clone(),
+                chunks: Vec::new(),
+                n_rows: p.n_rows,
+            },
+        );
+    }
+    let mut rows_read = 0usize;
+    for batch in p.reader {
+        let batch = batch
+            .map_err(|e| IoError::parquet(path, format!("after data row {rows_read}: {e}")))?;
+        for (f, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            if let Some(c) = columns.get_mut(f.name()) {
+                c.chunks.push(array.clone());
+            }
+        }
+        rows_read += batch.num_rows();
+    }
+    if !p.roots.is_empty() && rows_read != p.n_rows {
+        return Err(IoError::parquet(
+            path,
+            format!(
+                "footer announces {} rows but {rows_read} were decoded",
+                p.n_rows
+            ),
+        ));
+    }
+    Ok(ParquetColumns {
+        fields: p.fields,
+        metadata: p.metadata,
+        n_rows: p.n_rows,
+        columns,
+    })
 }
 
 impl TableReader for ParquetReader {
@@ -191,24 +417,28 @@ impl TableReader for ParquetReader {
 
 /// Floats of a numeric array, nulls as NaN; None if not numeric.
 fn floats(a: &dyn Array) -> Option<Vec<f64>> {
+    let mut v = Vec::with_capacity(a.len());
+    floats_into(a, &mut v).then_some(v)
+}
+
+/// Appends the floats of a numeric array to `out`, nulls as NaN; false (nothing appended) if
+/// the array is not numeric.
+fn floats_into(a: &dyn Array, out: &mut Vec<f64>) -> bool {
     macro_rules! prim {
         ($t:ty) => {
-            a.as_primitive::<$t>()
-                .values()
-                .iter()
-                .map(|&v| v as f64)
-                .collect::<Vec<f64>>()
+            out.extend(a.as_primitive::<$t>().values().iter().map(|&v| v as f64))
         };
     }
-    let mut v: Vec<f64> = match a.data_type() {
-        DataType::Float64 => a.as_primitive::<Float64Type>().values().to_vec(),
+    let start = out.len();
+    match a.data_type() {
+        DataType::Float64 => out.extend_from_slice(a.as_primitive::<Float64Type>().values()),
         DataType::Float32 => prim!(Float32Type),
-        DataType::Float16 => a
-            .as_primitive::<Float16Type>()
-            .values()
-            .iter()
-            .map(|v| v.to_f64())
-            .collect(),
+        DataType::Float16 => out.extend(
+            a.as_primitive::<Float16Type>()
+                .values()
+                .iter()
+                .map(|v| v.to_f64()),
+        ),
         DataType::Int8 => prim!(Int8Type),
         DataType::Int16 => prim!(Int16Type),
         DataType::Int32 => prim!(Int32Type),
@@ -217,59 +447,69 @@ fn floats(a: &dyn Array) -> Option<Vec<f64>> {
         DataType::UInt16 => prim!(UInt16Type),
         DataType::UInt32 => prim!(UInt32Type),
         DataType::UInt64 => prim!(UInt64Type),
-        DataType::Null => vec![f64::NAN; a.len()],
-        _ => return None,
-    };
+        DataType::Null => out.resize(start + a.len(), f64::NAN),
+        _ => return false,
+    }
     if a.null_count() > 0 {
-        for (i, x) in v.iter_mut().enumerate() {
+        for (i, x) in out[start..].iter_mut().enumerate() {
             if a.is_null(i) {
                 *x = f64::NAN;
             }
         }
     }
-    Some(v)
+    true
 }
 
 /// Integers of an integer array, exact; None if not an integer type; Err (index, message) for
 /// u64 > i64::MAX.
 fn ints(a: &dyn Array) -> Option<Result<Vec<Option<i64>>, RowError>> {
+    let mut v = Vec::with_capacity(a.len());
+    ints_into(a, &mut v).map(|r| r.map(|()| v))
+}
+
+/// Appends the integers of an integer array to `out`, exact; None (nothing appended) if not
+/// an integer type; Err (index within `a`, message) for u64 > i64::MAX.
+fn ints_into(a: &dyn Array, out: &mut Vec<Option<i64>>) -> Option<Result<(), RowError>> {
     macro_rules! prim {
-        ($t:ty) => {
-            a.as_primitive::<$t>()
-                .iter()
-                .map(|v| v.map(i64::from))
-                .collect::<Vec<Option<i64>>>()
-        };
+        ($t:ty) => {{
+            let p = a.as_primitive::<$t>();
+            if p.null_count() == 0 {
+                out.extend(p.values().iter().map(|&v| Some(i64::from(v))));
+            } else {
+                out.extend(p.iter().map(|v| v.map(i64::from)));
+            }
+        }};
     }
-    Some(Ok(match a.data_type() {
+    match a.data_type() {
         DataType::Int8 => prim!(Int8Type),
         DataType::Int16 => prim!(Int16Type),
         DataType::Int32 => prim!(Int32Type),
-        DataType::Int64 => a.as_primitive::<Int64Type>().iter().collect(),
+        DataType::Int64 => prim!(Int64Type),
         DataType::UInt8 => prim!(UInt8Type),
         DataType::UInt16 => prim!(UInt16Type),
         DataType::UInt32 => prim!(UInt32Type),
         DataType::UInt64 => {
-            let mut out = Vec::with_capacity(a.len());
+            let start = out.len();
             for (i, v) in a.as_primitive::<UInt64Type>().iter().enumerate() {
                 match v.map(i64::try_from) {
                     None => out.push(None),
                     Some(Ok(x)) => out.push(Some(x)),
                     Some(Err(_)) => {
+                        out.truncate(start);
                         return Some(Err((
                             i,
                             format!(
                                 "unsigned value {} is beyond the int64 range",
                                 v.unwrap_or_default()
                             ),
-                        )))
+                        )));
                     }
                 }
             }
-            out
         }
         _ => return None,
-    }))
+    }
+    Some(Ok(()))
 }
 
 fn is_float(dt: &DataType) -> bool {
