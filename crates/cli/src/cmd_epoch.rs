@@ -380,6 +380,15 @@ pub fn run(a: &EpochArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// Sources shown in the printed summary.
 const SHOW: usize = 10;
 
+/// A figure with `decimals` decimals, or "undetermined" (never "NaN").
+fn figure(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else {
+        "undetermined".into()
+    }
+}
+
 fn print_summary(s: &Summary, shown: &[Fitted], plotted: &[Fitted], n_cat: usize) {
     println!(
         "{}: {} observations, {:.2} s ({:.0} sources/s)",
@@ -391,15 +400,19 @@ fn print_summary(s: &Summary, shown: &[Fitted], plotted: &[Fitted], n_cat: usize
         let names = f.model.names();
         let units = f.model.units();
         println!(
-            "source {} ({} obs, {} outliers, excess noise {:.3} mas, F2 {:.2}):",
-            f.data.id, r.n_obs_al, r.n_bad_obs_al, r.excess_noise, r.gof_al
+            "source {} ({} obs, {} outliers, excess noise {} mas, F2 {}):",
+            f.data.id,
+            r.n_obs_al,
+            r.n_bad_obs_al,
+            figure(r.excess_noise, 3),
+            figure(r.gof_al, 2)
         );
         for k in 0..names.len() {
             println!(
-                "  {:<20} {:>14.6} ± {:<10.6} {}",
+                "  {:<20} {:>14} ± {:<10} {}",
                 names[k],
-                r.params[k],
-                r.error(k),
+                figure(r.params[k], 6),
+                figure(r.error(k), 6),
                 units[k]
             );
         }
