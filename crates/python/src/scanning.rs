@@ -168,6 +168,13 @@ pub fn solve(
         min_visibility_periods,
         min_attitude_redundancy,
     )?;
+    if astrosolve_io::is_pointed_dataset(&path) {
+        return Err(engine_error(format!(
+            "{}: a JASMINE-like (pointed) data set: the Python bindings solve the Gaia-like \
+             mission; use `astrosolve solve` for this one",
+            path.display()
+        )));
+    }
     run::prepare_out_dir(&out, &run::SOLUTION_FILES[..4], force).map_err(engine_error)?;
     let progress = Progress::new(progress, "solve");
     let total = cfg.solver.max_outer as u64;

@@ -29,16 +29,24 @@ def datasets(tmp_path_factory, cli, run):
     return d / "cli", d / "py"
 
 
-def test_simulate_writes_the_command_lines_data_set(datasets, parquet, same_bits):
+def test_simulate_writes_the_command_lines_data_set(datasets, parquet, same_bits, tmp_path):
     cli_dir, py_dir = datasets
+    # the same mission given as a configuration dict (mission.toml's tables)
+    config = {
+        "mission": {"duration_days": 120.0, "start_day": -60.0},
+        "simulation": {"n_sources": 600, "seed": 5},
+    }
+    with pytest.warns(UserWarning):
+        dict_dir = astrosolve.simulate(config, out=tmp_path / "dict", progress=False)
     files = sorted(p.relative_to(cli_dir) for p in cli_dir.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(py_dir) for p in py_dir.rglob("*") if p.is_file())
     assert pathlib.Path("observations.parquet") in files and len(files) >= 8
-    for f in files:
-        if f.suffix == ".parquet":
-            same_bits(parquet(cli_dir / f), parquet(py_dir / f), str(f))
-        else:
-            assert (cli_dir / f).read_bytes() == (py_dir / f).read_bytes(), str(f)
+    for other in (py_dir, dict_dir):
+        assert files == sorted(p.relative_to(other) for p in other.rglob("*") if p.is_file())
+        for f in files:
+            if f.suffix == ".parquet":
+                same_bits(parquet(cli_dir / f), parquet(other / f), str(f))
+            else:
+                assert (cli_dir / f).read_bytes() == (other / f).read_bytes(), str(f)
 
 
 @pytest.mark.parametrize(
@@ -100,6 +108,10 @@ def test_refusals_raise_the_command_lines_message(datasets, run, cli, tmp_path):
         astrosolve.solve(py_dir, "gauss")
     with pytest.raises(astrosolve.AstrosolveError, match="mission.toml"):
         astrosolve.solve(tmp_path, progress=False)
+    (tmp_path / "jsim").mkdir()
+    (tmp_path / "jsim" / "mission.toml").write_text("[jasmine]\n")
+    with pytest.raises(astrosolve.AstrosolveError, match="JASMINE-like .* use `astrosolve solve`"):
+        astrosolve.solve(tmp_path / "jsim", progress=False)
     with pytest.raises(ValueError, match="unknown field"):
         astrosolve.simulate({"simulation": {"n_stars": 5}}, out=tmp_path / "x", progress=False)
 
