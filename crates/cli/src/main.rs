@@ -13,7 +13,6 @@ mod epoch_plot;
 mod plots;
 mod pointed;
 mod progress;
-mod report;
 mod scanning;
 
 use clap::{Parser, Subcommand};

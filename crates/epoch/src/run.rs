@@ -137,57 +137,73 @@ pub fn fit_files<E: From<EpochError>>(
     for (file, kind) in files.iter().zip(kinds) {
         match kind {
             FileKind::Gaia => {
-                let model = opts.model.unwrap_or(ModelKind::Five);
-                let fo = FitOptions {
-                    model,
-                    weighting: opts.weighting.unwrap_or(Weighting::Agis),
-                    colour_prior: Some((0.0, opts.colour_prior_sigma)),
-                    ..FitOptions::default()
-                };
-                let mut stream = GaiaSourceStream::open(file)?;
-                let mut done = false;
-                while !done {
-                    let mut batch: Vec<SourceData> = Vec::with_capacity(opts.batch);
-                    while batch.len() < opts.batch.max(1) {
-                        match stream.next() {
-                            None => {
-                                done = true;
-                                break;
-                            }
-                            Some(Ok(s)) => batch.push(s),
-                            Some(Err(e)) if e.source_id().is_some() => on_skip(skip(&e)),
-                            Some(Err(e)) => return Err(e.into()),
-                        }
-                    }
-                    let results = fit_many(&batch, &fo);
-                    let mut fitted = Vec::with_capacity(batch.len());
-                    for (data, r) in batch.into_iter().zip(results) {
-                        match r {
-                            Ok(result) => fitted.push(Fitted {
-                                data,
-                                result,
-                                model,
-                                ref_epoch: DR4_EPOCH_JYEAR,
-                                warnings: vec![],
-                                reference_radec: None,
-                                reference_motion: None,
-                                catalogue_basis: false,
-                            }),
-                            Err(e) => on_skip(Skipped {
-                                source_id: Some(data.id),
-                                reason: format!("{}: {e}", file.display()),
-                            }),
-                        }
-                    }
-                    if !fitted.is_empty() {
-                        on_batch(fitted)?;
-                    }
-                }
+                let stream = GaiaSourceStream::open(file)?;
+                fit_gaia_stream(stream, file, opts, &mut on_batch, &mut on_skip)?;
             }
             FileKind::Hipparcos(fmt) => match fit_hipparcos(file, *fmt, opts) {
                 Ok(f) => on_batch(vec![f])?,
                 Err(e) => on_skip(skip(&e)),
             },
+        }
+    }
+    Ok(())
+}
+
+/// Fits the sources of one Gaia stream (a file, or a table in memory) in batches of
+/// [`RunOptions::batch`]: the Gaia part of [`fit_files`]. `file` names the data in messages.
+pub fn fit_gaia_stream<E: From<EpochError>>(
+    mut stream: GaiaSourceStream,
+    file: &Path,
+    opts: &RunOptions,
+    mut on_batch: impl FnMut(Vec<Fitted>) -> Result<(), E>,
+    mut on_skip: impl FnMut(Skipped),
+) -> Result<(), E> {
+    let model = opts.model.unwrap_or(ModelKind::Five);
+    let fo = FitOptions {
+        model,
+        weighting: opts.weighting.unwrap_or(Weighting::Agis),
+        colour_prior: Some((0.0, opts.colour_prior_sigma)),
+        ..FitOptions::default()
+    };
+    let mut done = false;
+    while !done {
+        let mut batch: Vec<SourceData> = Vec::with_capacity(opts.batch);
+        while batch.len() < opts.batch.max(1) {
+            match stream.next() {
+                None => {
+                    done = true;
+                    break;
+                }
+                Some(Ok(s)) => batch.push(s),
+                Some(Err(e)) if e.source_id().is_some() => on_skip(Skipped {
+                    source_id: e.source_id(),
+                    reason: e.to_string(),
+                }),
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+        let results = fit_many(&batch, &fo);
+        let mut fitted = Vec::with_capacity(batch.len());
+        for (data, r) in batch.into_iter().zip(results) {
+            match r {
+                Ok(result) => fitted.push(Fitted {
+                    data,
+                    result,
+                    model,
+                    ref_epoch: DR4_EPOCH_JYEAR,
+                    warnings: vec![],
+                    reference_radec: None,
+                    reference_motion: None,
+                    catalogue_basis: false,
+                }),
+                Err(e) => on_skip(Skipped {
+                    source_id: Some(data.id),
+                    reason: format!("{}: {e}", file.display()),
+                }),
+            }
+        }
+        if !fitted.is_empty() {
+            on_batch(fitted)?;
         }
     }
     Ok(())

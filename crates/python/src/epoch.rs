@@ -7,9 +7,9 @@
 use crate::columns::{table_from_py, Accumulated, InColumn, PyColumn};
 use crate::engine_error;
 use crate::progress::Progress;
-use astrosolve_epoch::gaia::{GaiaSourceStream, DR4_EPOCH_JYEAR};
+use astrosolve_epoch::gaia::GaiaSourceStream;
 use astrosolve_epoch::run::{self, Fitted, InputFormat, RunOptions, Skipped};
-use astrosolve_epoch::{fit_many, EpochError, FitOptions, ModelKind, SourceData, Weighting};
+use astrosolve_epoch::{EpochError, ModelKind, Weighting};
 use astrosolve_io::hipparcos::IadFormat;
 use astrosolve_io::tabular::Table;
 use pyo3::exceptions::PyValueError;
@@ -173,62 +173,17 @@ fn fit_paths(paths: &[PathBuf], opts: &RunOptions, out: &mut Outputs) -> Result<
     r
 }
 
-/// The Gaia branch of `run::fit_files` over a table in memory: batches of `opts.batch`
-/// sources from the stream, fitted by `fit_many` with the same options (5 parameters and
-/// AGIS-like weights by default, the colour prior of `opts`), sources that cannot be read or
-/// fitted skipped with their reason.
+/// A table in memory through `run::fit_gaia_stream`, the Gaia branch of `run::fit_files`:
+/// the same batches and options, sources that cannot be read or fitted skipped with their
+/// reason.
 fn fit_table(table: Table, opts: &RunOptions, out: &mut Outputs) -> Result<(), Stop> {
     let file: PathBuf = table.path.clone();
-    let mut stream = GaiaSourceStream::from_table(table)?;
-    let model = opts.model.unwrap_or(ModelKind::Five);
-    let fo = FitOptions {
-        model,
-        weighting: opts.weighting.unwrap_or(Weighting::Agis),
-        colour_prior: Some((0.0, opts.colour_prior_sigma)),
-        ..FitOptions::default()
-    };
-    let mut done = false;
-    while !done {
-        let mut batch: Vec<SourceData> = Vec::with_capacity(opts.batch);
-        while batch.len() < opts.batch.max(1) {
-            match stream.next() {
-                None => {
-                    done = true;
-                    break;
-                }
-                Some(Ok(s)) => batch.push(s),
-                Some(Err(e)) if e.source_id().is_some() => out.skipped.push(Skipped {
-                    source_id: e.source_id(),
-                    reason: e.to_string(),
-                }),
-                Some(Err(e)) => return Err(e.into()),
-            }
-        }
-        let results = fit_many(&batch, &fo);
-        let mut fitted = Vec::with_capacity(batch.len());
-        for (data, r) in batch.into_iter().zip(results) {
-            match r {
-                Ok(result) => fitted.push(Fitted {
-                    data,
-                    result,
-                    model,
-                    ref_epoch: DR4_EPOCH_JYEAR,
-                    warnings: vec![],
-                    reference_radec: None,
-                    reference_motion: None,
-                    catalogue_basis: false,
-                }),
-                Err(e) => out.skipped.push(Skipped {
-                    source_id: Some(data.id),
-                    reason: format!("{}: {e}", file.display()),
-                }),
-            }
-        }
-        if !fitted.is_empty() {
-            out.batch(fitted)?;
-        }
-    }
-    Ok(())
+    let stream = GaiaSourceStream::from_table(table)?;
+    let mut skipped = Vec::new();
+    let r =
+        run::fit_gaia_stream::<Stop>(stream, &file, opts, |b| out.batch(b), |s| skipped.push(s));
+    out.skipped.extend(skipped);
+    r
 }
 
 fn stop_to_py(stop: Stop, progress: &Progress) -> PyErr {
