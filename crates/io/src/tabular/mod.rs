@@ -475,6 +475,42 @@ impl Table {
         })
     }
 
+    /// Array strings of a text column parsed element by element with `item`.
+    fn parse_text_lists<U>(
+        &self,
+        v: &[Option<String>],
+        name: &str,
+        item: impl Fn(&str) -> Result<U, String>,
+    ) -> Result<ListColumn<U>, IoError> {
+        let mut l = ListColumn::default();
+        for (i, s) in v.iter().enumerate() {
+            let items =
+                text::parse_list(s.as_deref(), &item).map_err(|m| self.value_error(i, name, m))?;
+            l.push_row(items);
+        }
+        Ok(l)
+    }
+
+    /// The elements of every row converted by `f` (an error names the row).
+    fn convert_list_rows<T, U>(
+        &self,
+        l: &ListColumn<T>,
+        name: &str,
+        f: impl Fn(&T) -> Result<U, String>,
+    ) -> Result<ListColumn<U>, IoError> {
+        let mut out = ListColumn::default();
+        for i in 0..l.n_rows() {
+            let row = l
+                .row(i)
+                .iter()
+                .map(&f)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| self.value_error(i, name, m))?;
+            out.push_row(row);
+        }
+        Ok(out)
+    }
+
     fn value_error(&self, row: usize, column: &str, message: impl Into<String>) -> IoError {
         IoError::value(&self.path, self.first_row + row, column, message)
     }
@@ -579,15 +615,7 @@ impl Table {
             ColumnData::Int(v) => {
                 ListColumn::from_rows(v.iter().map(|x| vec![x.map_or(f64::NAN, |x| x as f64)]))
             }
-            ColumnData::Text(v) => {
-                let mut l = ListColumn::default();
-                for (i, s) in v.iter().enumerate() {
-                    let items = text::parse_list(s.as_deref(), text::parse_f64_item)
-                        .map_err(|m| self.value_error(i, &c.name, m))?;
-                    l.push_row(items);
-                }
-                l
-            }
+            ColumnData::Text(v) => self.parse_text_lists(v, &c.name, text::parse_f64_item)?,
             _ => return Err(self.type_error(c, "a list of numbers")),
         };
         scale(&mut l.values, factor);
@@ -602,27 +630,9 @@ impl Table {
             ColumnData::Int(v) => Ok(ListColumn::from_rows(v.iter().map(|&x| vec![x]))),
             ColumnData::BoolList(l) => Ok(l.clone().map(|b| b.map(i64::from))),
             ColumnData::FloatList(l) => {
-                let mut out = ListColumn::default();
-                for i in 0..l.n_rows() {
-                    let row = l
-                        .row(i)
-                        .iter()
-                        .map(|&x| text::float_to_i64(x))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|m| self.value_error(i, &c.name, m))?;
-                    out.push_row(row);
-                }
-                Ok(out)
+                self.convert_list_rows(l, &c.name, |&x| text::float_to_i64(x))
             }
-            ColumnData::Text(v) => {
-                let mut l = ListColumn::default();
-                for (i, s) in v.iter().enumerate() {
-                    let items = text::parse_list(s.as_deref(), text::parse_i64_item)
-                        .map_err(|m| self.value_error(i, &c.name, m))?;
-                    l.push_row(items);
-                }
-                Ok(l)
-            }
+            ColumnData::Text(v) => self.parse_text_lists(v, &c.name, text::parse_i64_item),
             _ => Err(self.type_error(c, "a list of integers")),
         }
     }
@@ -633,28 +643,8 @@ impl Table {
         match &c.data {
             ColumnData::BoolList(l) => Ok(l.clone()),
             ColumnData::Bool(v) => Ok(ListColumn::from_rows(v.iter().map(|&x| vec![x]))),
-            ColumnData::IntList(l) => {
-                let mut out = ListColumn::default();
-                for i in 0..l.n_rows() {
-                    let row = l
-                        .row(i)
-                        .iter()
-                        .map(|&x| text::int_to_bool(x))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|m| self.value_error(i, &c.name, m))?;
-                    out.push_row(row);
-                }
-                Ok(out)
-            }
-            ColumnData::Text(v) => {
-                let mut l = ListColumn::default();
-                for (i, s) in v.iter().enumerate() {
-                    let items = text::parse_list(s.as_deref(), text::parse_bool_item)
-                        .map_err(|m| self.value_error(i, &c.name, m))?;
-                    l.push_row(items);
-                }
-                Ok(l)
-            }
+            ColumnData::IntList(l) => self.convert_list_rows(l, &c.name, |&x| text::int_to_bool(x)),
+            ColumnData::Text(v) => self.parse_text_lists(v, &c.name, text::parse_bool_item),
             _ => Err(self.type_error(c, "a list of booleans")),
         }
     }
