@@ -4,6 +4,7 @@
 
 use crate::{weights, EpochError, FitOptions, FitResult, SourceData, N_EPOCH_MAX};
 use astrosolve_model::epoch::{abscissa, linearise_epoch, EpochLayout};
+use astrosolve_model::linalg::{cholesky_factor, cholesky_inverse};
 use rayon::prelude::*;
 
 const N: usize = N_EPOCH_MAX;
@@ -104,53 +105,29 @@ pub(crate) fn solve(
         nm[k][k] += w;
         rhs[k] += w * mean;
     }
-    // Cholesky N = L Lᵀ (lower triangle)
-    let mut lo = [[0.0f64; N]; N];
+    // N = L Lᵀ, C = N⁻¹, x = C b (the project's small dense Cholesky)
+    let mut l = [0.0f64; N * N];
     for k in 0..n {
-        for l in 0..=k {
-            let mut s = nm[k][l];
-            for m in 0..l {
-                s -= lo[k][m] * lo[l][m];
-            }
-            if k == l {
-                if !(s > 1e-12 * nm[k][k].abs()) || !s.is_finite() {
-                    return Err(EpochError::Singular {
-                        source_id: data.id,
-                        detail: format!("pivot {k} of the {n}-parameter normal matrix is {s:e}"),
-                    });
-                }
-                lo[k][k] = s.sqrt();
-            } else {
-                lo[k][l] = s / lo[l][l];
-            }
+        for m in 0..=k {
+            l[k * n + m] = nm[k][m];
         }
     }
-    // L⁻¹
-    let mut li = [[0.0f64; N]; N];
+    let singular = |k: usize, what: String| EpochError::Singular {
+        source_id: data.id,
+        detail: format!("pivot {k} of the {n}-parameter normal matrix is {what}"),
+    };
+    cholesky_factor(&mut l[..n * n], n).map_err(|e| singular(e.0, "not positive".into()))?;
+    // A pivot lost to rounding (relative to the diagonal) is as singular as a negative one.
     for k in 0..n {
-        li[k][k] = 1.0 / lo[k][k];
-        for l in 0..k {
-            let mut s = 0.0;
-            for m in l..k {
-                s -= lo[k][m] * li[m][l];
-            }
-            li[k][l] = s / lo[k][k];
+        let s = l[k * n + k] * l[k * n + k];
+        if !(s > 1e-12 * nm[k][k].abs()) || !s.is_finite() {
+            return Err(singular(k, format!("{s:e}")));
         }
     }
-    // C = L⁻ᵀ L⁻¹, x = C b
     let mut cov = vec![0.0; n * n];
-    for k in 0..n {
-        for l in 0..=k {
-            let mut s = 0.0;
-            for m in k..n {
-                s += li[m][k] * li[m][l];
-            }
-            cov[k * n + l] = s;
-            cov[l * n + k] = s;
-        }
-    }
+    cholesky_inverse(&l[..n * n], n, &mut cov);
     let params: Vec<f64> = (0..n)
-        .map(|k| (0..n).map(|l| cov[k * n + l] * rhs[l]).sum())
+        .map(|k| (0..n).map(|m| cov[k * n + m] * rhs[m]).sum())
         .collect();
     if params.iter().any(|x| !x.is_finite()) {
         return Err(EpochError::Singular {
