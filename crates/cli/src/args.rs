@@ -2,7 +2,7 @@
 //! into the core's configuration: every flag means the same for both instruments, or is refused
 //! with a message saying why.
 
-use astrosolve_core::{Method, SolvableRule, SolverConfig};
+use astrosolve_core::{Method, SolverConfig, SolverOverrides};
 use std::path::PathBuf;
 
 /// Which mission family `simulate` produces.
@@ -146,32 +146,24 @@ pub struct DemoArgs {
 impl SolverOptions {
     /// The core configuration these flags ask for, over an instrument's defaults.
     pub fn core_config(&self, d: SolverConfig) -> SolverConfig {
-        SolverConfig {
+        d.overridden(&SolverOverrides {
             method: match self.solver {
                 SolverArg::Bi => Method::Bi,
                 SolverArg::Cg => Method::Cg,
                 SolverArg::Lsqr => Method::Lsqr,
                 SolverArg::Direct => Method::Direct,
             },
-            outer_tol_uas: self.tol_uas.unwrap_or(d.outer_tol_uas),
+            outer_tol_uas: self.tol_uas,
             max_outer: self.max_outer,
-            max_inner: self.max_inner.unwrap_or(d.max_inner),
-            inner_tol: self.inner_tol.unwrap_or(d.inner_tol),
+            max_inner: self.max_inner,
+            inner_tol: self.inner_tol,
             robust: !self.no_robust,
             keep_rank_defect: self.pseudo_inverse,
-            solvable: SolvableRule {
-                min_visibility_periods: self
-                    .min_visibility_periods
-                    .unwrap_or(d.solvable.min_visibility_periods),
-                ..d.solvable
-            },
-            min_attitude_redundancy: self
-                .min_attitude_redundancy
-                .unwrap_or(d.min_attitude_redundancy),
+            min_visibility_periods: self.min_visibility_periods,
+            min_attitude_redundancy: self.min_attitude_redundancy,
             covariance: !self.no_covariance,
             spectrum: !self.no_spectrum,
-            ..d
-        }
+        })
     }
 
     /// Flags that only the direct solver uses, refused with another solver.

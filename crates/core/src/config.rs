@@ -78,6 +78,51 @@ pub struct SolverConfig {
     pub spectrum: bool,
 }
 
+/// What a user asks of a solve over an instrument's defaults (the command line's flags, the
+/// Python keywords): None keeps the default. Applied by [`SolverConfig::overridden`], the one
+/// translation shared by every front end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SolverOverrides {
+    pub method: Method,
+    pub outer_tol_uas: Option<f64>,
+    pub max_outer: usize,
+    pub max_inner: Option<usize>,
+    pub inner_tol: Option<f64>,
+    pub robust: bool,
+    pub keep_rank_defect: bool,
+    pub min_visibility_periods: Option<usize>,
+    pub min_attitude_redundancy: Option<f64>,
+    pub covariance: bool,
+    pub spectrum: bool,
+}
+
+impl SolverConfig {
+    /// These defaults with the user's choices `o` applied.
+    pub fn overridden(self, o: &SolverOverrides) -> SolverConfig {
+        SolverConfig {
+            method: o.method,
+            outer_tol_uas: o.outer_tol_uas.unwrap_or(self.outer_tol_uas),
+            max_outer: o.max_outer,
+            max_inner: o.max_inner.unwrap_or(self.max_inner),
+            inner_tol: o.inner_tol.unwrap_or(self.inner_tol),
+            robust: o.robust,
+            keep_rank_defect: o.keep_rank_defect,
+            solvable: SolvableRule {
+                min_visibility_periods: o
+                    .min_visibility_periods
+                    .unwrap_or(self.solvable.min_visibility_periods),
+                ..self.solvable
+            },
+            min_attitude_redundancy: o
+                .min_attitude_redundancy
+                .unwrap_or(self.min_attitude_redundancy),
+            covariance: o.covariance,
+            spectrum: o.spectrum,
+            ..self
+        }
+    }
+}
+
 /// Default outer tolerance (µas): tight enough that the four solvers give one answer, above
 /// the floor of the updates (≈ 0.001–0.005 µas, set by rounding in the least-determined
 /// attitude directions).

@@ -46,7 +46,7 @@ pub mod rows;
 pub mod schur;
 pub mod system;
 
-pub use config::{LsqrSettings, Method, SolverConfig};
+pub use config::{LsqrSettings, Method, SolverConfig, SolverOverrides};
 pub use constraints::{Constraints, SourcePrior};
 pub use design::{Design, DesignRow, GlobalPart, RowMeta, SIGMA_UNIT, W_SCALE};
 pub use error::SolveError;

@@ -6,7 +6,7 @@
 use crate::columns::{table_to_py, PyColumn};
 use crate::engine_error;
 use crate::progress::Progress;
-use astrosolve_core::{Method, SolvableRule, SolveError, SolverConfig};
+use astrosolve_core::{Method, SolveError, SolverConfig, SolverOverrides};
 use astrosolve_scanning::run::{self, MissionFile, Problem, RunError};
 use astrosolve_scanning::{FrameMode, ScanConfig};
 use pyo3::exceptions::PyValueError;
@@ -77,8 +77,8 @@ pub fn simulate(
     ))
 }
 
-/// The core configuration of the solver options, as `SolverOptions::core_config` over
-/// `SolverConfig::scanning()`.
+/// The core configuration of the solver options: `SolverConfig::overridden` over
+/// `SolverConfig::scanning()`, as the command line's `SolverOptions::core_config`.
 #[allow(clippy::too_many_arguments)]
 fn scan_config(
     solver: &str,
@@ -91,7 +91,6 @@ fn scan_config(
     min_visibility_periods: Option<usize>,
     min_attitude_redundancy: Option<f64>,
 ) -> PyResult<ScanConfig> {
-    let d = SolverConfig::scanning();
     let method = match solver {
         "bi" => Method::Bi,
         "cg" => Method::Cg,
@@ -113,24 +112,19 @@ fn scan_config(
         }
     };
     Ok(ScanConfig {
-        solver: SolverConfig {
+        solver: SolverConfig::scanning().overridden(&SolverOverrides {
             method,
-            outer_tol_uas: tol_uas.unwrap_or(d.outer_tol_uas),
+            outer_tol_uas: tol_uas,
             max_outer,
-            max_inner: max_inner.unwrap_or(d.max_inner),
-            inner_tol: inner_tol.unwrap_or(d.inner_tol),
+            max_inner,
+            inner_tol,
             robust,
             keep_rank_defect: false,
-            solvable: SolvableRule {
-                min_visibility_periods: min_visibility_periods
-                    .unwrap_or(d.solvable.min_visibility_periods),
-                ..d.solvable
-            },
-            min_attitude_redundancy: min_attitude_redundancy.unwrap_or(d.min_attitude_redundancy),
+            min_visibility_periods,
+            min_attitude_redundancy,
             covariance: true,
             spectrum: true,
-            ..d
-        },
+        }),
         frame,
     })
 }
