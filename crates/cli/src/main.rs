@@ -84,21 +84,10 @@ fn main() {
     }
 }
 
-/// Refuses to reuse an output directory that already holds files, unless forced.
+/// Refuses to reuse an output directory that already holds files, unless forced
+/// (`astrosolve_scanning::run::prepare_out_dir`, shared with the Python bindings).
 pub fn prepare_out_dir(dir: &PathBuf, names: &[&str], force: bool) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if !force {
-        for n in names {
-            let p = dir.join(n);
-            if p.exists() {
-                return Err(format!(
-                    "{} exists; use --force to overwrite it",
-                    p.display()
-                ));
-            }
-        }
-    }
-    Ok(())
+    astrosolve_scanning::run::prepare_out_dir(dir, names, force).map_err(|e| e.to_string())
 }
 
 /// Writes `text` to `path` through a temporary file and a rename: an interrupted run never
