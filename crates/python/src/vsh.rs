@@ -23,23 +23,9 @@ type VshOut = (
     Py<PyAny>,
 );
 
-/// Why a row cannot enter the fit (as crates/vsh/src/input.rs words it), or None.
+/// Why a row cannot enter the fit (the reader's own check), or None.
 fn problem(k: usize, x: f64) -> Option<String> {
-    if x.is_nan() {
-        Some("NaN".to_string())
-    } else if !x.is_finite() {
-        Some(format!("non-finite value {x}"))
-    } else if k == 1 && x.abs() > 90.0 {
-        Some(format!("declination {x} outside [-90, 90] deg"))
-    } else if (k == 4 || k == 5) && x <= 0.0 {
-        Some(format!("standard error must be positive, got {x}"))
-    } else if k == 6 && x.abs() >= 1.0 {
-        Some(format!(
-            "correlation must lie strictly within (-1, 1), got {x}"
-        ))
-    } else {
-        None
-    }
+    astrosolve_vsh::input::cell_problem(k, Some(x))
 }
 
 /// VSH fit of a proper-motion field: ra, dec (deg), pmra (µα*), pmdec, pmra_error,

@@ -180,7 +180,27 @@ pub fn read_catalogue(
 }
 
 /// A cell of a needed column: `None` when missing (null / empty field).
-type Cell = Option<f64>;
+pub type Cell = Option<f64>;
+
+/// Why a value of column `k` (in [`REQUIRED_COLUMNS`] order: ra, dec, pmra, pmdec,
+/// pmra_error, pmdec_error, pmra_pmdec_corr; None = null) cannot enter the fit, or None.
+pub fn cell_problem(k: usize, cell: Cell) -> Option<String> {
+    match cell {
+        None => Some("missing value (null or empty field)".to_string()),
+        Some(x) if x.is_nan() => Some("NaN".to_string()),
+        Some(x) if !x.is_finite() => Some(format!("non-finite value {x}")),
+        Some(x) if k == 1 && x.abs() > 90.0 => {
+            Some(format!("declination {x} outside [-90, 90] deg"))
+        }
+        Some(x) if (k == 4 || k == 5) && x <= 0.0 => {
+            Some(format!("standard error must be positive, got {x}"))
+        }
+        Some(x) if k == 6 && x.abs() >= 1.0 => Some(format!(
+            "correlation must lie strictly within (-1, 1), got {x}"
+        )),
+        _ => None,
+    }
+}
 
 struct Accumulator {
     path: PathBuf,
@@ -195,21 +215,7 @@ impl Accumulator {
     /// Validates one selected row (`v` in [`REQUIRED_COLUMNS`] order) and stores it.
     fn push(&mut self, v: [Cell; 7], location: impl Fn() -> String) -> Result<(), VshError> {
         for (k, cell) in v.iter().enumerate() {
-            let problem = match *cell {
-                None => Some("missing value (null or empty field)".to_string()),
-                Some(x) if x.is_nan() => Some("NaN".to_string()),
-                Some(x) if !x.is_finite() => Some(format!("non-finite value {x}")),
-                Some(x) if k == 1 && x.abs() > 90.0 => {
-                    Some(format!("declination {x} outside [-90, 90] deg"))
-                }
-                Some(x) if (k == 4 || k == 5) && x <= 0.0 => {
-                    Some(format!("standard error must be positive, got {x}"))
-                }
-                Some(x) if k == 6 && x.abs() >= 1.0 => Some(format!(
-                    "correlation must lie strictly within (-1, 1), got {x}"
-                )),
-                _ => None,
-            };
+            let problem = cell_problem(k, *cell);
             if let Some(problem) = problem {
                 let column = REQUIRED_COLUMNS[k].to_string();
                 if self.skip_invalid {
