@@ -1,6 +1,8 @@
 //! Catalogue tables (sources.parquet, truth/sources.parquet, solution catalogues): Gaia
 //! archive column names and units, with optional solution columns (uncertainties,
-//! correlations, observation counts, excess noise, RUWE) and free extra numeric columns.
+//! correlations, observation counts, excess noise, RUWE, Gaia's `astrometric_params_solved`)
+//! and free extra numeric columns. A solution value that is not available (a source not
+//! solved) is written as null, never as NaN.
 
 use crate::error::{non_finite, require_finite, IoError};
 use crate::table::{col, Prepared, Table};
@@ -31,7 +33,7 @@ pub struct Catalogue {
 
 /// Optional per-source columns of a solution catalogue, in internal units (rad, rad/yr),
 /// each `None` when absent, otherwise one value per source. A float value of NaN means
-/// "not available" (written as NaN; a null in a file reads as NaN).
+/// "not available" (written as null; a null in a file reads as NaN).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SolvedColumns {
     /// σ(α*) = σ(α) cos δ (rad); file column `ra_error` (mas).
@@ -64,11 +66,28 @@ pub struct SolvedColumns {
     pub astrometric_excess_noise: Option<Vec<f64>>,
     /// Renormalised unit weight error.
     pub ruwe: Option<Vec<f64>>,
+    /// Which astrometric parameters were solved, Gaia's bit code (Gaia DR3 data model,
+    /// `astrometric_params_solved`): [`PARAMS_SOLVED_NONE`] (0, nothing solved: the values
+    /// are the starting ones and the uncertainties null), [`PARAMS_SOLVED_POSITION`] (3),
+    /// [`PARAMS_SOLVED_5`] (31), [`PARAMS_SOLVED_6`] (95). Written as int8.
+    pub astrometric_params_solved: Option<Vec<u8>>,
     /// Any further numeric columns, stored as float64 under their own names. On reading,
     /// every numeric column the reader does not know lands here (integers converted to
     /// float64, nulls as NaN), in file order.
     pub extra: Vec<(String, Vec<f64>)>,
 }
+
+/// `astrometric_params_solved` of a source not solved at all (astrosolve's convention: Gaia
+/// publishes no such source; its values are the starting ones, its uncertainties null).
+pub const PARAMS_SOLVED_NONE: u8 = 0;
+/// `astrometric_params_solved` of a position-only (2-parameter) solution: bits 0, 1.
+pub const PARAMS_SOLVED_POSITION: u8 = 3;
+/// `astrometric_params_solved` of a 5-parameter solution (position, parallax, proper motion).
+pub const PARAMS_SOLVED_5: u8 = 31;
+/// `astrometric_params_solved` of a 6-parameter solution (5 and the pseudocolour).
+pub const PARAMS_SOLVED_6: u8 = 95;
+/// Name of the column.
+const PARAMS_SOLVED: &str = "astrometric_params_solved";
 
 /// What a float solution column holds (for validation and unit conversion).
 #[derive(Clone, Copy)]
@@ -233,6 +252,7 @@ impl SolvedColumns {
     pub fn is_empty(&self) -> bool {
         FLOAT_COLUMNS.iter().all(|c| (c.2)(self).is_none())
             && INT_COLUMNS.iter().all(|c| (c.1)(self).is_none())
+            && self.astrometric_params_solved.is_none()
             && self.extra.is_empty()
     }
 }
@@ -297,6 +317,20 @@ fn validate_solved_float(path: &Path, name: &str, kind: Kind, v: &[f64]) -> Resu
     for (i, &x) in v.iter().enumerate() {
         kind.check(x)
             .map_err(|m| IoError::value(path, i + 1, name, m))?;
+    }
+    Ok(())
+}
+
+fn validate_params_solved(path: &Path, v: &[i64]) -> Result<(), IoError> {
+    for (i, &x) in v.iter().enumerate() {
+        if !(0..=127).contains(&x) {
+            return Err(IoError::value(
+                path,
+                i + 1,
+                PARAMS_SOLVED,
+                format!("{x} is not a parameter bit code within [0, 127] (Gaia: 3, 31 or 95)"),
+            ));
+        }
     }
     Ok(())
 }
@@ -382,7 +416,13 @@ pub(crate) fn prepare(
                 }
                 let file: Vec<f64> = v.iter().map(|x| x / kind.scale()).collect();
                 validate_solved_float(path, name, kind, &file)?;
-                columns.push(col::f64(name, file));
+                // not available: null, never NaN
+                columns.push(col::f64_opt(
+                    name,
+                    file.into_iter()
+                        .map(|x| (!x.is_nan()).then_some(x))
+                        .collect(),
+                ));
             }
         }
         for &(name, get, _) in INT_COLUMNS {
@@ -394,6 +434,14 @@ pub(crate) fn prepare(
                 validate_solved_int(path, name, &wide)?;
                 columns.push(col::i32(name, v.clone()));
             }
+        }
+        if let Some(v) = &s.astrometric_params_solved {
+            if v.len() != n {
+                return Err(wrong_len(PARAMS_SOLVED, v.len()));
+            }
+            let wide: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            validate_params_solved(path, &wide)?;
+            columns.push(col::i8(PARAMS_SOLVED, v.iter().map(|&x| x as i8).collect()));
         }
         for (name, v) in &s.extra {
             if columns.iter().any(|(f, _)| f.name() == name) || is_known(name) {
@@ -416,7 +464,8 @@ pub(crate) fn prepare(
 }
 
 fn is_known(name: &str) -> bool {
-    BASE_COLUMNS.contains(&name)
+    name == PARAMS_SOLVED
+        || BASE_COLUMNS.contains(&name)
         || FLOAT_COLUMNS.iter().any(|c| c.0 == name)
         || INT_COLUMNS.iter().any(|c| c.0 == name)
 }
@@ -523,6 +572,11 @@ pub fn read_catalogue(path: impl AsRef<Path>) -> Result<Catalogue, IoError> {
             *get_mut(&mut solved) = Some(v.into_iter().map(|x| x as i32).collect());
         }
     }
+    if t.has(PARAMS_SOLVED) {
+        let v = t.i64_required(PARAMS_SOLVED)?;
+        validate_params_solved(path, &v)?;
+        solved.astrometric_params_solved = Some(v.into_iter().map(|x| x as u8).collect());
+    }
     for f in &t.fields {
         let name = f.name();
         if is_known(name) {
@@ -555,4 +609,67 @@ pub fn read_catalogue(path: impl AsRef<Path>) -> Result<Catalogue, IoError> {
         ref_epoch,
         solved,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+
+    #[test]
+    fn unsolved_sources_are_flagged_and_their_errors_null() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.parquet");
+        let src = |id: i64| Source {
+            source_id: id,
+            params: SourceParams {
+                ra: 1.0,
+                dec: 0.5,
+                parallax: 1.0 * MAS,
+                pmra: 0.0,
+                pmdec: 0.0,
+                nu_eff: 1.5,
+            },
+            phot_g_mean_mag: 15.0,
+            is_qso: false,
+        };
+        let solved_cov = {
+            let mut c = [[0.0; 5]; 5];
+            for (i, row) in c.iter_mut().enumerate() {
+                row[i] = (0.1 * MAS).powi(2);
+            }
+            c
+        };
+        let mut s = SolvedColumns::from_covariances(&[solved_cov, [[f64::NAN; 5]; 5]]);
+        s.astrometric_params_solved = Some(vec![PARAMS_SOLVED_5, PARAMS_SOLVED_NONE]);
+        write_catalogue(&p, &[src(1), src(2)], 2016.0, Some(&s), false).unwrap();
+
+        // in the file: nulls for the unsolved source (not NaN), int8 codes
+        let f = std::fs::File::open(&p).unwrap();
+        let mut r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        let b = r.next().unwrap().unwrap();
+        for name in ["ra_error", "pmdec_error", "ra_dec_corr", "pmra_pmdec_corr"] {
+            let c = b.column_by_name(name).unwrap();
+            assert_eq!(c.null_count(), 1, "{name}");
+            assert!(c.is_null(1) && c.is_valid(0), "{name}");
+        }
+        let codes = b.column_by_name(PARAMS_SOLVED).unwrap();
+        assert_eq!(codes.data_type(), &arrow_schema::DataType::Int8);
+
+        let back = read_catalogue(&p).unwrap();
+        assert_eq!(back.solved.astrometric_params_solved, Some(vec![31, 0]));
+        let e = back.solved.ra_error.unwrap();
+        assert!((e[0] / MAS - 0.1).abs() < 1e-12 && e[1].is_nan());
+        assert!(back.solved.extra.is_empty(), "{:?}", back.solved.extra);
+
+        // a code outside a byte is refused, naming row and column
+        s.astrometric_params_solved = Some(vec![31, 200]);
+        let e = write_catalogue(&p, &[src(1), src(2)], 2016.0, Some(&s), true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 2") && e.contains(PARAMS_SOLVED), "{e}");
+    }
 }

@@ -21,7 +21,9 @@
 //! the reference epoch; memory holds radians, rad/yr and days (see `astrosolve_model`).
 //! Every error is an [`IoError`] whose message names the file and, where it applies, the
 //! 1-based data row and the column. Writers never replace an existing file unless asked,
-//! and check values as the readers do, so whatever is written reads back.
+//! and check values as the readers do, so whatever is written reads back. Every file,
+//! whatever its kind (Parquet, TOML, JSON, CSV, PNG), is written through [`output`]: to a
+//! temporary name, then renamed into place.
 //!
 //! Entry points: [`write_dataset`] / [`read_dataset`] / [`read_truth`] for whole data sets,
 //! the single-table readers and writers for the rest (e.g. a solver writing its solution
@@ -35,6 +37,7 @@ mod dataset;
 mod error;
 pub mod hipparcos;
 mod observations;
+pub mod output;
 mod pointed;
 mod reference;
 mod sink;
@@ -45,7 +48,8 @@ mod toml_io;
 pub use attitude::{coeff_centre, read_attitude, write_attitude};
 pub use calibration::{read_calibration, term_column, write_calibration};
 pub use catalogue::{
-    julian_year, read_catalogue, write_catalogue, Catalogue, SolvedColumns, REF_EPOCH_TOLERANCE_YR,
+    julian_year, read_catalogue, write_catalogue, Catalogue, SolvedColumns, PARAMS_SOLVED_5,
+    PARAMS_SOLVED_6, PARAMS_SOLVED_NONE, PARAMS_SOLVED_POSITION, REF_EPOCH_TOLERANCE_YR,
 };
 pub use dataset::{
     read_dataset, read_dataset_and_truth, read_dataset_with_mission, read_observation_truth,
@@ -55,6 +59,10 @@ pub use dataset::{
 };
 pub use error::IoError;
 pub use observations::{read_observations, write_observations};
+pub use output::{
+    check_output_location, ensure_writable_dir, write_atomically, write_lines, write_png,
+    write_text, PartialFile,
+};
 pub use pointed::{
     is_pointed_dataset, read_distortion, read_exposures, read_images, read_pointed_dataset,
     read_pointed_mission, read_pointed_truth, read_reference_catalogue, read_stars,

@@ -1,8 +1,9 @@
 //! A streaming table writer: rows arrive in batches and go to a Parquet file (and, when asked,
 //! a CSV file with the same columns), so tables of millions of rows are written with bounded
 //! memory. Both files are filled under a temporary name and renamed into place by
-//! [`TableSink::finish`]; a sink dropped without `finish` removes its temporary files, so an
-//! interrupted run never leaves a half-written table under the final name.
+//! [`TableSink::finish`] ([`crate::output::PartialFile`]); a sink dropped without `finish`
+//! removes its temporary files, so an interrupted run never leaves a half-written table under
+//! the final name.
 //!
 //! Each column carries its unit in the Parquet field metadata (key `unit`, astropy spelling:
 //! `mas`, `mas / yr`, `yr`), and the CSV header is the column names; floats are written so that
@@ -10,7 +11,8 @@
 //! writer never prints NaN as a figure.
 
 use crate::error::IoError;
-use crate::table::{check_overwrite, fmt_f64, partial_path, META_FORMAT_VERSION, META_TABLE};
+use crate::output::{check_overwrite, PartialFile};
+use crate::table::{fmt_f64, META_FORMAT_VERSION, META_TABLE};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
@@ -86,8 +88,9 @@ impl SinkValues {
 /// A table being written: Parquet always, CSV beside it when asked.
 pub struct TableSink {
     path: PathBuf,
-    tmp: PathBuf,
-    csv: Option<(PathBuf, PathBuf, BufWriter<File>)>,
+    /// The Parquet file's temporary, removed if the sink is dropped unfinished.
+    partial: Option<PartialFile>,
+    csv: Option<(PathBuf, PartialFile, BufWriter<File>)>,
     columns: Vec<SinkColumn>,
     schema: Arc<Schema>,
     writer: Option<ArrowWriter<File>>,
@@ -140,13 +143,12 @@ impl TableSink {
             .set_created_by(format!("astrosolve-io {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(kv))
             .build();
-        let tmp = partial_path(path);
-        let file = File::create(&tmp).map_err(|e| IoError::os(path, "create", e))?;
+        let (partial, file) = PartialFile::create(path, overwrite)?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| IoError::invalid(path, format!("cannot write Parquet: {e}")))?;
         let mut sink = TableSink {
             path: path.to_path_buf(),
-            tmp,
+            partial: Some(partial),
             csv: None,
             columns,
             schema,
@@ -154,8 +156,7 @@ impl TableSink {
             rows: 0,
         };
         if let Some(c) = csv {
-            let ctmp = partial_path(c);
-            let f = File::create(&ctmp).map_err(|e| IoError::os(c, "create", e))?;
+            let (ctmp, f) = PartialFile::create(c, overwrite)?;
             let mut w = BufWriter::new(f);
             let header: Vec<&str> = sink.columns.iter().map(|c| c.name.as_str()).collect();
             writeln!(w, "{}", header.join(",")).map_err(|e| IoError::os(c, "write", e))?;
@@ -253,28 +254,16 @@ impl TableSink {
             w.close()
                 .map_err(|e| IoError::invalid(&self.path, format!("cannot write Parquet: {e}")))?;
         }
-        std::fs::rename(&self.tmp, &self.path)
-            .map_err(|e| IoError::os(&self.path, "rename into place", e))?;
+        // the CSV first: if it fails, the Parquet temporary is removed with the sink
         if let Some((cpath, ctmp, mut w)) = self.csv.take() {
             w.flush().map_err(|e| IoError::os(&cpath, "write", e))?;
             drop(w);
-            std::fs::rename(&ctmp, &cpath)
-                .map_err(|e| IoError::os(&cpath, "rename into place", e))?;
+            ctmp.commit()?;
+        }
+        if let Some(p) = self.partial.take() {
+            p.commit()?;
         }
         Ok(self.rows)
-    }
-}
-
-impl Drop for TableSink {
-    fn drop(&mut self) {
-        // Not finished (an error or an interrupt): leave nothing half-written behind.
-        if self.writer.is_some() {
-            self.writer = None;
-            let _ = std::fs::remove_file(&self.tmp);
-            if let Some((_, ctmp, _)) = self.csv.take() {
-                let _ = std::fs::remove_file(ctmp);
-            }
-        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Plumbing shared by all data-set tables: writing one Parquet record batch with key-value
-//! metadata (snappy, atomic rename, overwrite refusal), and reading selected columns by name
+//! metadata (snappy; atomic rename and overwrite refusal by [`crate::output`]), and reading selected columns by name
 //! through the one table reader [`crate::tabular`] (Parquet: lenient numeric types, Float32
 //! for Float64 and any integer width for integers, nulls told from NaN; FITS, VOTable, ECSV,
 //! CSV: the typed accessors of [`crate::tabular::Table`]) with row-numbered errors.
 
 use crate::error::IoError;
+pub(crate) use crate::output::check_overwrite;
+use crate::output::write_atomically;
 use crate::tabular::{self, ColumnData, IntError, ReadColumn, TableFormat, Unit};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
@@ -13,7 +15,6 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,44 +24,6 @@ pub const META_TABLE: &str = "astrosolve.table";
 pub const META_FORMAT_VERSION: &str = "astrosolve.format_version";
 /// Current format version.
 pub const FORMAT_VERSION: &str = "1";
-
-/// Fails with [`IoError::Exists`] if `path` exists and `overwrite` is false.
-pub(crate) fn check_overwrite(path: &Path, overwrite: bool) -> Result<(), IoError> {
-    if !overwrite && path.exists() {
-        return Err(IoError::Exists {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(())
-}
-
-/// Path of the temporary file a writer fills before renaming it into place.
-pub(crate) fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
-/// Writes `bytes` produced by `fill` to `path` through a temporary file and a rename, so a
-/// failed write never leaves a half-written file under the final name.
-pub(crate) fn write_atomically(
-    path: &Path,
-    overwrite: bool,
-    fill: impl FnOnce(File) -> Result<(), IoError>,
-) -> Result<(), IoError> {
-    check_overwrite(path, overwrite)?;
-    let tmp = partial_path(path);
-    let file = File::create(&tmp).map_err(|e| IoError::os(path, "create", e))?;
-    let result = fill(file).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| IoError::os(path, "rename into place", e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// A table checked and converted to file columns, ready to be written.
 pub(crate) struct Prepared {

@@ -2,11 +2,10 @@
 //! mission.toml.
 
 use crate::error::IoError;
-use crate::table::write_atomically;
+pub(crate) use crate::output::write_text;
 use astrosolve_model::MissionConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::Path;
 
 /// 1-based (line, column) of byte offset `pos` in `text` (column counted in characters).
@@ -56,15 +55,6 @@ pub fn write_toml<T: Serialize>(
 pub(crate) fn to_toml<T: Serialize>(path: &Path, value: &T) -> Result<String, IoError> {
     toml::to_string_pretty(value)
         .map_err(|e| IoError::invalid(path, format!("cannot express as TOML: {e}")))
-}
-
-/// Writes text through a temporary file and a rename.
-pub(crate) fn write_text(path: &Path, text: &str, overwrite: bool) -> Result<(), IoError> {
-    write_atomically(path, overwrite, |mut f| {
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| IoError::os(path, "write", e))
-    })
 }
 
 #[derive(Deserialize)]
