@@ -74,7 +74,7 @@ pub struct SolverOptions {
     /// [default: gaia; a pointed survey's frame is fixed by its reference stars and takes no --frame]
     #[arg(long, value_enum)]
     pub frame: Option<FrameArg>,
-    /// Stop when the largest parameter update is below this (µas, µas/yr) [default: 0.001].
+    /// Stop when the largest parameter update is below this (µas, µas/yr) [default: 0.01].
     #[arg(long, value_name = "UAS")]
     pub tol_uas: Option<f64>,
     /// Most outer (relinearisation) iterations.
@@ -114,6 +114,16 @@ pub struct SolverOptions {
     /// written to covariance_pairs.csv.
     #[arg(long, value_name = "FILE")]
     pub cov_pairs: Option<PathBuf>,
+    /// Most memory the solve may hold, e.g. 8GB, 512MB, 16GiB [default: what is available: the
+    /// cgroup's limit less its usage, and MemAvailable]. A solve estimated to need more (the
+    /// direct solver's dense matrices, the design rows) is refused before it starts.
+    #[arg(long, value_name = "SIZE", value_parser = astrosolve_core::memory::parse_size)]
+    pub max_memory: Option<u64>,
+    /// Write the results even when the solve does not converge or the frame cannot be fixed
+    /// (partial results; report.json's verdict and the summary say so in their first line).
+    /// Without it such a solve writes nothing and exits with status 2.
+    #[arg(long)]
+    pub allow_unconverged: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -163,6 +173,8 @@ impl SolverOptions {
             min_attitude_redundancy: self.min_attitude_redundancy,
             covariance: !self.no_covariance,
             spectrum: !self.no_spectrum,
+            max_memory_bytes: self.max_memory,
+            allow_unconverged: self.allow_unconverged,
         })
     }
 

@@ -10,13 +10,15 @@ mod cmd_vsh;
 mod config;
 mod covariance;
 mod epoch_plot;
+mod exit;
+mod interrupt;
 mod plots;
 mod pointed;
 mod progress;
 mod scanning;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::Path;
 
 /// Global astrometric solutions (sphere reconstruction) for scanning (Gaia-like) missions.
 #[derive(Parser, Debug)]
@@ -62,6 +64,7 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    interrupt::install();
     let result: Result<(), Box<dyn std::error::Error>> = match &cli.command {
         Command::Simulate(a) => match a.mission {
             args::MissionArg::Gaia => scanning::simulate(a),
@@ -79,29 +82,37 @@ fn main() {
         Command::Epoch(a) => cmd_epoch::run(a),
     };
     if let Err(e) = result {
+        if exit::code(e.as_ref()) == 130 {
+            // a solver stopped by Ctrl-C: nothing of the solution was written
+            let (out, what) = match &cli.command {
+                Command::Solve(a) => (a.out.as_path(), "nothing"),
+                Command::Demo(a) => (a.out.as_path(), "no solution"),
+                _ => (Path::new("."), "nothing"),
+            };
+            eprintln!("{}", interrupt::stopped_message(out, what));
+            std::process::exit(130);
+        }
         eprintln!("error: {e}");
-        std::process::exit(1);
+        std::process::exit(exit::code(e.as_ref()));
     }
 }
 
-/// Refuses to reuse an output directory that already holds files, unless forced
-/// (`astrosolve_scanning::run::prepare_out_dir`, shared with the Python bindings).
-pub fn prepare_out_dir(dir: &PathBuf, names: &[&str], force: bool) -> Result<(), String> {
-    astrosolve_scanning::run::prepare_out_dir(dir, names, force).map_err(|e| e.to_string())
+/// Prepares an output directory before any work (`astrosolve_scanning::run::prepare_out_dir`,
+/// shared with the Python bindings): refuses one that is, is inside or contains an input
+/// directory of `inputs`, or contains an input file of `inputs`; refuses to reuse one that
+/// holds one of `names` unless forced; creates it and checks that it can be written.
+pub fn prepare_out_dir(
+    dir: &Path,
+    names: &[&str],
+    force: bool,
+    inputs: &[&Path],
+) -> Result<(), String> {
+    astrosolve_scanning::run::prepare_out_dir(dir, names, force, inputs).map_err(|e| e.to_string())
 }
 
-/// Writes `text` to `path` through a temporary file and a rename: an interrupted run never
-/// leaves a half-written file under the final name.
-pub fn write_text_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("{}: cannot write: {e}", path.display())
-        })
+/// Writes `text` to `path` (replacing it) through a temporary file and a rename
+/// (`astrosolve_io::write_text`): an interrupted run never leaves a half-written file under
+/// the final name.
+pub fn write_text_atomically(path: &Path, text: &str) -> Result<(), String> {
+    astrosolve_io::write_text(path, text, true).map_err(|e| e.to_string())
 }

@@ -18,7 +18,6 @@ use astrosolve_pointed::{
 };
 use astrosolve_sim::jasmine::{simulate_jasmine, JasmineSimConfig};
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -71,6 +70,7 @@ pub fn simulate(a: &SimulateArgs) -> Res {
         &a.out,
         &[io::MISSION_FILE, io::IMAGES_FILE, io::STARS_FILE],
         a.force,
+        &[],
     )?;
     let t = Instant::now();
     // number of exposures is known only after the seasons are found: count as we go
@@ -110,6 +110,7 @@ pub fn simulate(a: &SimulateArgs) -> Res {
         attitude: sim.truth_attitude.clone(),
         distortion: sim.truth_distortion.clone(),
     };
+    let _writing = crate::interrupt::Writing::start();
     io::write_pointed_dataset(&a.out, &ds, Some(&truth), a.force)?;
     io::write_toml(a.out.join(io::MISSION_FILE), &file, a.force)?;
     println!("wrote JASMINE-like data set to {}", a.out.display());
@@ -132,7 +133,7 @@ pub fn solve(a: &SolveArgs) -> Res {
     if opts.cov_pairs.is_some() {
         return Err("--cov-pairs is available for scanning data sets only; for a pointed survey the direct solver writes every star's full covariance into catalogue_global.parquet".into());
     }
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force)?;
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force, &[&a.dir])?;
     let ds = io::read_pointed_dataset(&a.dir)?;
     let truth = io::read_pointed_truth(&a.dir, &ds)?;
     println!(
@@ -192,6 +193,12 @@ pub fn solve(a: &SolveArgs) -> Res {
     let global = solve_global(&p, None, &cfg, &mut solver_events(&pb))?;
     pb.finish_and_clear();
     let r = &global.report.solve;
+    if r.verdict != astrosolve_core::outer::CONVERGED {
+        println!("{}", r.verdict);
+    }
+    for w in r.redundancy.warnings.iter().chain(&r.warnings) {
+        println!("warning: {w}");
+    }
     println!(
         "(b) global, {}: {} after {} outer / {} inner iterations, {} global unknowns, {} outliers, {:.1} s",
         r.solver,
@@ -266,6 +273,7 @@ pub fn solve(a: &SolveArgs) -> Res {
     };
 
     // files
+    let _writing = crate::interrupt::Writing::start();
     let epoch = io::julian_year(m.reference_epoch_jd);
     write_catalogue(
         &a.out.join("catalogue_plate.parquet"),
@@ -326,9 +334,10 @@ pub fn solve(a: &SolveArgs) -> Res {
         });
     }
     json["bi_vs_direct_max_difference_uas"] = bi_vs_direct.into();
-    std::fs::write(
-        a.out.join("report.json"),
-        serde_json::to_string_pretty(&json)?,
+    io::write_text(
+        &a.out.join("report.json"),
+        &serde_json::to_string_pretty(&json)?,
+        true,
     )?;
     if let Some(t) = &truth {
         plot_vs_hw(
@@ -469,15 +478,8 @@ enum Quantity {
     ProperMotion,
 }
 
-fn font() {
-    static FONT: std::sync::Once = std::sync::Once::new();
-    FONT.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
-        let _ = register_font("sans-serif", FontStyle::Normal, bytes);
-    });
-}
-
-/// |error| of (a) and (b) against Hw, with the binned RMS and the mission goal.
+/// |error| of (a) and (b) against Hw, with the binned RMS and the mission goal (written by
+/// `crate::plots::png`: in memory, then atomically).
 fn plot_vs_hw(
     path: &Path,
     plate: &[SourceSolution],
@@ -487,7 +489,6 @@ fn plot_vs_hw(
     is_ref: &[bool],
     q: Quantity,
 ) -> Res {
-    font();
     let err = |s: &SourceSolution, t: &[f64; N_SRC]| {
         let e = astrosolve_pointed::compare::errors_uas(s, t);
         match q {
@@ -545,52 +546,52 @@ fn plot_vs_hw(
         .log10()
         .min(pg.iter().map(|p| p.1).fold(10.0, f64::min))
         - 0.3;
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut c = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(9.3..15.2, ymin..ymax)?;
-    c.configure_mesh().x_desc("Hw [mag]").y_desc(ylab).draw()?;
-    c.draw_series(
-        pp.iter()
-            .map(|&p| Circle::new(p, 2, RED.mix(0.35).filled())),
-    )?
-    .label("(a) plate-by-plate")
-    .legend(|(x, y)| Circle::new((x + 10, y), 3, RED.filled()));
-    c.draw_series(
-        pg.iter()
-            .map(|&p| Circle::new(p, 2, BLUE.mix(0.35).filled())),
-    )?
-    .label("(b) global")
-    .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
-    c.draw_series(LineSeries::new(bp, RED.stroke_width(3)))?
-        .label("(a) RMS per bin")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(3)));
-    c.draw_series(LineSeries::new(bg, BLUE.stroke_width(3)))?
-        .label("(b) RMS per bin")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(3)));
-    let goal_hw = if q == Quantity::Parallax { 12.5 } else { 15.0 };
-    c.draw_series(LineSeries::new(
-        vec![(9.3, goal.log10()), (goal_hw, goal.log10())],
-        BLACK.stroke_width(2),
-    ))?
-    .label(format!(
-        "mission goal {goal} {} (Hw < {goal_hw})",
-        if q == Quantity::Parallax {
-            "µas"
-        } else {
-            "µas/yr"
-        }
-    ))
-    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    c.configure_series_labels()
-        .background_style(WHITE)
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    crate::plots::png(path, (900, 600), |root| {
+        root.fill(&WHITE)?;
+        let mut c = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(9.3..15.2, ymin..ymax)?;
+        c.configure_mesh().x_desc("Hw [mag]").y_desc(ylab).draw()?;
+        c.draw_series(
+            pp.iter()
+                .map(|&p| Circle::new(p, 2, RED.mix(0.35).filled())),
+        )?
+        .label("(a) plate-by-plate")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, RED.filled()));
+        c.draw_series(
+            pg.iter()
+                .map(|&p| Circle::new(p, 2, BLUE.mix(0.35).filled())),
+        )?
+        .label("(b) global")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
+        c.draw_series(LineSeries::new(bp, RED.stroke_width(3)))?
+            .label("(a) RMS per bin")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(3)));
+        c.draw_series(LineSeries::new(bg, BLUE.stroke_width(3)))?
+            .label("(b) RMS per bin")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(3)));
+        let goal_hw = if q == Quantity::Parallax { 12.5 } else { 15.0 };
+        c.draw_series(LineSeries::new(
+            vec![(9.3, goal.log10()), (goal_hw, goal.log10())],
+            BLACK.stroke_width(2),
+        ))?
+        .label(format!(
+            "mission goal {goal} {} (Hw < {goal_hw})",
+            if q == Quantity::Parallax {
+                "µas"
+            } else {
+                "µas/yr"
+            }
+        ))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        c.configure_series_labels()
+            .background_style(WHITE)
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
+        Ok(())
+    })
 }

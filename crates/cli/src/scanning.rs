@@ -27,6 +27,7 @@ fn run_simulation(file: &MissionFile) -> Result<Simulation, Box<dyn std::error::
 }
 
 fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: bool) -> Res {
+    let _writing = crate::interrupt::Writing::start();
     run::write_simulation(dir, file, sim, force)?;
     println!("wrote data set to {}", dir.display());
     Ok(())
@@ -39,7 +40,7 @@ pub fn simulate(a: &SimulateArgs) -> Res {
     };
     let file = file.with_overrides(a.seed, a.n_sources, a.days, a.outlier_rate);
     // refuse before spending time on the simulation
-    prepare_out_dir(&a.out, &run::DATASET_FILES, a.force)?;
+    prepare_out_dir(&a.out, &run::DATASET_FILES, a.force, &[])?;
     let sim = run_simulation(&file)?;
     write_simulation(&a.out, &file, &sim, a.force)
 }
@@ -86,6 +87,7 @@ fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
 }
 
 fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
+    let _writing = crate::interrupt::Writing::start();
     let written = run::write_solution(p, sol, out)?;
     plots::convergence(&out.join("convergence.png"), &sol.report)?;
     if let Some(ev) = &sol.spectrum {
@@ -116,6 +118,9 @@ fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
 
 fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
     let r = &sol.report;
+    if r.verdict != astrosolve_core::outer::CONVERGED {
+        println!("\n{}", r.verdict);
+    }
     println!(
         "\n{} solution: {} after {} outer / {} inner iterations in {:.1} s; {} of {} sources solved, {} measurements ({} outliers)",
         r.solver.to_uppercase(),
@@ -128,15 +133,29 @@ fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
         r.n_rows,
         r.n_outliers
     );
-    for w in &r.redundancy.warnings {
+    for w in r.redundancy.warnings.iter().chain(&r.warnings) {
         println!("warning: {w}");
     }
     if let Some(c) = c {
+        if c.n_sources == 0 {
+            println!(
+                "accuracy against the truth: undetermined (no solved source has ≥ {} good observations)",
+                c.min_obs
+            );
+            return;
+        }
         println!(
             "accuracy against the truth ({} sources with ≥ {} good observations):",
             c.n_sources, c.min_obs
         );
         println!("  parameter   RMS error      median formal   RMS(error/formal)");
+        let f = |v: f64, w: usize, p: usize| {
+            if v.is_finite() {
+                format!("{v:>w$.p$}")
+            } else {
+                format!("{:>w$}", "undetermined")
+            }
+        };
         for (name, s, unit) in [
             ("ra*", &c.ra, "µas"),
             ("dec", &c.dec, "µas"),
@@ -145,28 +164,36 @@ fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
             ("pmdec", &c.pmdec, "µas/yr"),
         ] {
             println!(
-                "  {name:<10} {:>9.1} {unit:<7} {:>9.1} {unit:<7} {:>8.3}",
-                s.rms_error_uas, s.median_formal_error_uas, s.normalised_rms
+                "  {name:<10} {} {unit:<7} {} {unit:<7} {}",
+                f(s.rms_error_uas, 9, 1),
+                f(s.median_formal_error_uas, 9, 1),
+                f(s.normalised_rms, 8, 3)
             );
         }
-        let nan3 = [f64::NAN; 3];
-        let (se, so) = (
-            r.frame.rotation_sigma_uas.unwrap_or(nan3),
-            r.frame.spin_sigma_uas_per_yr.unwrap_or(nan3),
-        );
-        let v = |x: [f64; 3]| format!("({:.1}, {:.1}, {:.1})", x[0], x[1], x[2]);
+        // a vector and its σ, or why there is none
+        let v = |x: Option<[f64; 3]>| match x {
+            Some(x) if x.iter().all(|v| v.is_finite()) => {
+                format!("({:.1}, {:.1}, {:.1})", x[0], x[1], x[2])
+            }
+            _ => "undetermined".to_string(),
+        };
+        let pm = |x: Option<[f64; 3]>| match x {
+            Some(x) if x.iter().all(|v| v.is_finite()) => format!(" ± {}", v(Some(x))),
+            _ if sol.frame == "min-norm" => " (no σ: minimum-norm frame)".to_string(),
+            _ => " ± undetermined (too few frame sources solved)".to_string(),
+        };
         println!(
-            "  frame vs truth: rotation {} ± {} µas, spin {} ± {} µas/yr",
-            v(c.rotation_uas),
-            v(se),
-            v(c.spin_uas_per_yr),
-            v(so)
+            "  frame vs truth: rotation {}{} µas, spin {}{} µas/yr",
+            v(Some(c.rotation_uas)),
+            pm(r.frame.rotation_sigma_uas),
+            v(Some(c.spin_uas_per_yr)),
+            pm(r.frame.spin_sigma_uas_per_yr)
         );
     }
 }
 
 pub fn solve(a: &SolveArgs) -> Res {
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force)?;
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force, &[&a.dir])?;
     let p = Problem::read(&a.dir)?;
     println!(
         "read {} sources and {} observations from {}",
@@ -178,7 +205,7 @@ pub fn solve(a: &SolveArgs) -> Res {
 }
 
 pub fn demo(a: &DemoArgs) -> Res {
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force)?;
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force, &[])?;
     let file = MissionFile::default();
     let sim = run_simulation(&file)?;
     write_simulation(&a.out.join("data"), &file, &sim, a.force)?;

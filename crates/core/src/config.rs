@@ -76,6 +76,16 @@ pub struct SolverConfig {
     pub covariance: bool,
     /// Direct solver: eigenvalue spectrum of the reduced matrix at the solution.
     pub spectrum: bool,
+    /// Most memory (bytes) the solve may hold; None measures what is available (cgroup limit
+    /// and MemAvailable, [`crate::memory`]). A solve estimated to need more is refused before
+    /// it starts.
+    #[serde(default)]
+    pub max_memory_bytes: Option<u64>,
+    /// Return the solution even when the outer iterations did not converge or the frame could
+    /// not be fixed (partial results, marked so in the report's verdict); by default such a
+    /// solve is an error ([`crate::SolveError::NotConverged`]).
+    #[serde(default)]
+    pub allow_unconverged: bool,
 }
 
 /// What a user asks of a solve over an instrument's defaults (the command line's flags, the
@@ -94,6 +104,8 @@ pub struct SolverOverrides {
     pub min_attitude_redundancy: Option<f64>,
     pub covariance: bool,
     pub spectrum: bool,
+    pub max_memory_bytes: Option<u64>,
+    pub allow_unconverged: bool,
 }
 
 impl SolverConfig {
@@ -118,6 +130,8 @@ impl SolverConfig {
                 .unwrap_or(self.min_attitude_redundancy),
             covariance: o.covariance,
             spectrum: o.spectrum,
+            max_memory_bytes: o.max_memory_bytes.or(self.max_memory_bytes),
+            allow_unconverged: o.allow_unconverged,
             ..self
         }
     }
@@ -172,6 +186,8 @@ impl Default for SolverConfig {
             keep_rank_defect: false,
             covariance: true,
             spectrum: true,
+            max_memory_bytes: None,
+            allow_unconverged: false,
         }
     }
 }

@@ -22,12 +22,17 @@ pub enum SolveError {
     /// The configuration asks for something impossible.
     #[error("invalid solver configuration: {0}")]
     Config(String),
-    /// Not enough memory for an allocation the solver was about to make.
-    #[error("{what} would need {need_gib:.1} GiB but only {avail_gib:.1} GiB of memory are available; {advice}")]
-    OutOfMemory {
+    /// Not enough memory for what the solver would hold ([`crate::memory`]), found before
+    /// the allocations: the figures, where the limit comes from and the alternatives.
+    #[error("not enough memory: {what} would hold {} at its peak but {} are available ({limit}). It would hold: {breakdown}. Instead: {advice}", crate::memory::fmt_bytes(*.need_bytes), crate::memory::fmt_bytes(*.available_bytes))]
+    Memory {
         what: String,
-        need_gib: f64,
-        avail_gib: f64,
+        need_bytes: u64,
+        available_bytes: u64,
+        /// Where the available figure comes from.
+        limit: String,
+        /// The estimate item by item.
+        breakdown: String,
         advice: String,
     },
     /// The data do not determine some unknowns (the instrument's redundancy check).
@@ -36,6 +41,11 @@ pub enum SolveError {
     /// The outer iterations diverge: the data do not hold the solution near a minimum.
     #[error("{0}")]
     Diverged(String),
+    /// The outer iterations ended without converging (or the frame could not be fixed): the
+    /// diagnosis says what failed, the redundancy figures and what to change. Not raised with
+    /// `allow_unconverged`, where the report's verdict says so instead.
+    #[error("{0}")]
+    NotConverged(String),
     /// Interrupted by the caller (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

@@ -21,6 +21,7 @@ use crate::covariance::Covariance;
 use crate::design::{Design, DesignRow, RowMeta, W_SCALE};
 use crate::error::SolveError;
 use crate::gauss_seidel::simple_iteration;
+use crate::gross::Screening;
 use crate::layout::GlobalLayout;
 use crate::lsqr::{lsqr, LsqrConfig, LsqrStop};
 use crate::robust::{weigh_source, SourceWeighting};
@@ -147,8 +148,13 @@ pub struct Redundancy {
     pub visibility_periods_median: f64,
     /// Per group of global unknowns: name, unknowns, rows touching them, rows per unknown.
     pub groups: Vec<GroupRedundancy>,
-    /// The instrument's warnings about weakly determined unknowns.
+    /// The instrument's warnings about weakly determined unknowns, and the start-up
+    /// screening's.
     pub warnings: Vec<String>,
+    /// Rows left out from the start: gross outliers, non-finite values, unusable σ
+    /// ([`crate::gross`]; robust solves only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Screening>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -164,6 +170,9 @@ pub struct GroupRedundancy {
 /// Summary of a solve.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SolveReport {
+    /// The verdict in one line: "converged", or what failed (not converged, frame not fixed)
+    /// when the partial results were asked for (`allow_unconverged`).
+    pub verdict: String,
     pub solver: String,
     pub converged: bool,
     pub outer_iterations: usize,
@@ -184,7 +193,89 @@ pub struct SolveReport {
     /// estimates are biased low until it has fully converged).
     pub lsqr_sigma_over_block: Option<Vec<f64>>,
     pub wall_seconds: f64,
+    /// Warnings about the result (the instrument's: e.g. a frame resting on few sources).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub history: Vec<OuterRecord>,
+}
+
+/// The verdict of a solve that converged.
+pub const CONVERGED: &str = "converged";
+
+impl SolveReport {
+    /// Marks the result as failed: with `allow` the verdict says so (partial results), else
+    /// the diagnosis becomes the error.
+    pub fn fail(&mut self, diagnosis: String, allow: bool) -> Result<(), SolveError> {
+        if !allow {
+            return Err(unconverged(diagnosis));
+        }
+        self.verdict = if self.verdict == CONVERGED {
+            format!("PARTIAL RESULTS (--allow-unconverged): {diagnosis}")
+        } else {
+            format!("{}; {diagnosis}", self.verdict)
+        };
+        Ok(())
+    }
+}
+
+/// The error of a failed solve when partial results were not asked for.
+fn unconverged(diagnosis: String) -> SolveError {
+    SolveError::NotConverged(format!(
+        "{diagnosis}. Nothing was written; --allow-unconverged writes the partial results, marked as such"
+    ))
+}
+
+/// Why the outer iterations did not converge, with the figures and what to change.
+fn not_converged(history: &[OuterRecord], red: Option<&Redundancy>, cfg: &SolverConfig) -> String {
+    let n = history.len();
+    let last = history.last().map(|r| r.max_update_uas).unwrap_or(f64::NAN);
+    let parts = history
+        .last()
+        .map(|r| r.max_update_parts_uas)
+        .unwrap_or([f64::NAN; 3]);
+    let recent: Vec<String> = history
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|r| format!("{:.3}", r.max_update_uas))
+        .collect();
+    let inner_short = history.iter().filter(|r| !r.inner_converged).count();
+    let figures = red
+        .map(|r| {
+            let groups: Vec<String> = r
+                .groups
+                .iter()
+                .map(|g| format!("{} {:.1} per unknown", g.name, g.rows_per_unknown))
+                .collect();
+            format!(
+                " Redundancy: {} of {} sources solvable, median {:.0} measurements and {:.0} visibility periods per source; {}.",
+                r.n_solvable_sources,
+                r.n_sources,
+                r.rows_per_source_median,
+                r.visibility_periods_median,
+                groups.join(", ")
+            )
+        })
+        .unwrap_or_default();
+    let inner = if inner_short > 0 {
+        format!(
+            " The inner solver stopped at --max-inner ({}) in {inner_short} of them.",
+            cfg.max_inner
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "NOT CONVERGED: after {n} outer iterations (--max-outer {}) the largest update is still {last:.3} µas (sources {:.3}, attitude {:.3}, calibration {:.3}) against the tolerance {} µas; last updates {} µas.{inner}{figures} Raise --max-outer if the updates are still shrinking; if they stall or cycle, the data determine the unknowns too weakly: require more visibility periods (--min-visibility-periods, now {}) or observe more sources or longer",
+        cfg.max_outer,
+        parts[0],
+        parts[1],
+        parts[2],
+        cfg.outer_tol_uas,
+        recent.join(", "),
+        cfg.solvable.min_visibility_periods
+    )
 }
 
 /// Per-source outcome.
@@ -226,6 +317,20 @@ pub fn linearise<const NS: usize, P: Problem<NS>>(
     robust: bool,
     cfg: &SolverConfig,
 ) -> Vec<SourceWeighting> {
+    linearise_screened(p, state, design, robust, cfg, None)
+}
+
+/// [`linearise`], leaving out the rows the start-up screening rejected ([`crate::gross`]) and
+/// rows with a non-finite value or a σ that is no measurement's; those get zero weight and,
+/// if primary, count as bad observations of their source.
+pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
+    p: &P,
+    state: &P::State,
+    design: &mut Design<P::Row>,
+    robust: bool,
+    cfg: &SolverConfig,
+    screen: Option<&Screening>,
+) -> Vec<SourceWeighting> {
     let n_src = p.n_sources();
     let offsets = p.row_offsets();
     if design.offsets.as_slice() != offsets {
@@ -264,6 +369,18 @@ pub fn linearise<const NS: usize, P: Problem<NS>>(
                 meta.clear();
                 meta.resize(r.len(), RowMeta::default());
                 p.linearise_source(state, i, r, &mut meta);
+                // rows not to use: a NaN σ gives them zero weight
+                let mut n_left_out = 0u32;
+                let rejected =
+                    screen.map_or(&[][..], |s| s.rejected_in(offsets[i]..offsets[i + 1]));
+                for (l, (row, m)) in r.iter().zip(meta.iter_mut()).enumerate() {
+                    let out = crate::gross::exclusion(row, m).is_some()
+                        || rejected.binary_search(&(offsets[i] + l)).is_ok();
+                    if out {
+                        n_left_out += m.primary as u32;
+                        m.sigma = f64::NAN;
+                    }
+                }
                 res.clear();
                 res.extend(r.iter().map(|row| row.residual() as f64));
                 scale.clear();
@@ -278,8 +395,14 @@ pub fn linearise<const NS: usize, P: Problem<NS>>(
                     NS,
                     &mut scale,
                 );
+                ws[ii].n_obs += n_left_out;
+                ws[ii].n_bad += n_left_out;
                 for (row, &s) in r.iter_mut().zip(&scale) {
                     row.scale(s as f32);
+                    // a non-finite value times zero weight is still NaN
+                    if s == 0.0 && !crate::gross::row_finite(row) {
+                        *row = P::Row::default();
+                    }
                 }
             }
         });
@@ -375,6 +498,7 @@ pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
         ),
         groups,
         warnings: Vec::new(),
+        screening: None,
     };
     (red, per_block)
 }
@@ -564,6 +688,10 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
             "max_outer is 0: at least one outer iteration is needed".into(),
         ));
     }
+    // refused before any work when the solve cannot fit in memory (crate::memory)
+    let avail = crate::memory::available(cfg.max_memory_bytes);
+    let sizes = crate::memory::Sizes::of_problem(p, &start);
+    crate::memory::check_solve(&sizes, cfg, &avail, None)?;
     let t_start = Instant::now();
     let n_src = p.n_sources();
     let mut state = start;
@@ -582,10 +710,12 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
     // outer iterations done with robust weights
     let mut robust_iterations = 0usize;
     let mut settled = false;
+    // gross outliers at the starting point, left out of every step (robust solves)
+    let screen = cfg.robust.then(|| crate::gross::screen(p, &state));
     for outer in 0..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && settled;
-        let weights = linearise(p, &state, &mut design, robust_now, cfg);
+        let weights = linearise_screened(p, &state, &mut design, robust_now, cfg, screen.as_ref());
         layout = p.global_layout(&state);
         if redundancy_report.is_none() {
             let (mut red, per_block) = redundancy(&design, &layout, &weights);
@@ -593,9 +723,22 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
                 return Err(nothing_to_solve(&red, cfg));
             }
             red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block, cfg)?;
+            if let Some(s) = &screen {
+                red.warnings.extend(s.warning());
+                red.screening = Some(s.clone());
+            }
             redundancy_report = Some(red);
         }
         let (sys, mut ws) = system(p, &state, &design, &weights)?;
+        if outer == 0 && cfg.method == Method::Direct && avail.bytes.is_some() {
+            // the direct solver's source couplings are known now, before the first assembly
+            let sizes = crate::memory::Sizes {
+                frame_rows: sys.frame.len(),
+                ..sizes
+            };
+            let couplings = crate::schur::coupling_bytes(&sys);
+            crate::memory::check_solve(&sizes, cfg, &avail, Some(couplings))?;
+        }
         let mut stopped = false;
         let mut on_iter = |it: usize, r: f64| {
             let go_on = progress(Progress::Inner {
@@ -675,13 +818,22 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
         }
     }
 
+    // not converged: an error unless partial results are asked for (nothing more is computed)
+    if !converged && !cfg.allow_unconverged {
+        return Err(unconverged(not_converged(
+            &history,
+            redundancy_report.as_ref(),
+            cfg,
+        )));
+    }
+
     // Direct solver: full covariance and spectrum at the solution (one more linearisation).
     let mut covariance = None;
     let mut spectrum = None;
     let mut smallest = None;
     let mut full: Option<Vec<[[f64; NS]; NS]>> = None;
     if cfg.method == Method::Direct && (cfg.covariance || cfg.spectrum) {
-        let weights = linearise(p, &state, &mut design, cfg.robust, cfg);
+        let weights = linearise_screened(p, &state, &mut design, cfg.robust, cfg, screen.as_ref());
         let (sys, _) = system(p, &state, &design, &weights)?;
         if cfg.spectrum {
             let ev = Reduced::assemble(&sys, false).spectrum()?;
@@ -754,7 +906,8 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
     let lsqr_sigma_over_block = last_var
         .as_ref()
         .map(|_| median_ratio(&|s, k| s.var_lsqr.map(|v| (v[k] / s.cov[k][k]).sqrt())));
-    let report = SolveReport {
+    let mut report = SolveReport {
+        verdict: CONVERGED.into(),
         solver: cfg.method.name().into(),
         converged,
         outer_iterations: history.len(),
@@ -775,8 +928,13 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
         block_underestimation,
         lsqr_sigma_over_block,
         wall_seconds: t_start.elapsed().as_secs_f64(),
+        warnings: Vec::new(),
         history,
     };
+    if !converged {
+        let why = not_converged(&report.history, Some(&report.redundancy), cfg);
+        report.fail(why, true)?;
+    }
     Ok(Solution {
         state,
         sources,

@@ -50,7 +50,7 @@ pub fn simulate(
         (None, None) => MissionFile::default(),
     };
     let file = file.with_overrides(seed, n_sources, days, outlier_rate);
-    run::prepare_out_dir(&out, &run::DATASET_FILES, force).map_err(engine_error)?;
+    run::prepare_out_dir(&out, &run::DATASET_FILES, force, &[]).map_err(engine_error)?;
     let total = file.simulation.n_sources as u64;
     let progress = Progress::new(progress, "simulate");
     let s = py
@@ -90,6 +90,7 @@ fn scan_config(
     robust: bool,
     min_visibility_periods: Option<usize>,
     min_attitude_redundancy: Option<f64>,
+    allow_unconverged: bool,
 ) -> PyResult<ScanConfig> {
     let method = match solver {
         "bi" => Method::Bi,
@@ -124,6 +125,8 @@ fn scan_config(
             min_attitude_redundancy,
             covariance: true,
             spectrum: true,
+            max_memory_bytes: None,
+            allow_unconverged,
         }),
         frame,
     })
@@ -133,7 +136,7 @@ fn scan_config(
 /// attitude.parquet, calibration.parquet and report.json to `out`. Returns (report JSON,
 /// catalogue columns as read back from catalogue.parquet).
 #[pyfunction]
-#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, force=false, progress=None))]
+#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, allow_unconverged=false, force=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn solve(
     py: Python<'_>,
@@ -148,6 +151,7 @@ pub fn solve(
     robust: bool,
     min_visibility_periods: Option<usize>,
     min_attitude_redundancy: Option<f64>,
+    allow_unconverged: bool,
     force: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(String, Vec<PyColumn>)> {
@@ -161,6 +165,7 @@ pub fn solve(
         robust,
         min_visibility_periods,
         min_attitude_redundancy,
+        allow_unconverged,
     )?;
     if astrosolve_io::is_pointed_dataset(&path) {
         return Err(engine_error(format!(
@@ -169,7 +174,8 @@ pub fn solve(
             path.display()
         )));
     }
-    run::prepare_out_dir(&out, &run::SOLUTION_FILES[..4], force).map_err(engine_error)?;
+    run::prepare_out_dir(&out, &run::SOLUTION_FILES[..4], force, &[path.as_path()])
+        .map_err(engine_error)?;
     let progress = Progress::new(progress, "solve");
     let total = cfg.solver.max_outer as u64;
     let (json, table) = py

@@ -33,6 +33,125 @@ pub struct FrameReference {
     pub positions: Vec<(usize, f64, f64, f64)>,
     /// Sources whose true proper motion is zero (quasar-like).
     pub zero_spin: Vec<usize>,
+    /// What the checks before the solve found ([`check_references`]), for the report.
+    pub warnings: Vec<String>,
+}
+
+/// Fewest sources that determine a rotation (two not on one diameter).
+pub const MIN_FRAME_SOURCES: usize = 2;
+/// Fewer reference positions or quasar-like sources than this leave the frame resting on a
+/// handful of sources (the orientation's σ is the reference positions' σ over √N): warned.
+pub const FEW_FRAME_SOURCES: usize = 10;
+/// Reference positions farther than this from the starting catalogue (rad, 1″) disagree
+/// grossly with the data: the frame rotator corrects small rotations (Lindegren et al. 2012,
+/// §6.1), not a misidentified source or a reference catalogue in another frame or epoch.
+pub const GROSS_REFERENCE_OFFSET: f64 = std::f64::consts::PI / (180.0 * 3600.0);
+
+/// Checks the reference positions against the starting catalogue `start` before the solve.
+///
+/// Returns the warnings (individual reference positions more than 1″ from the start, naming
+/// up to five source ids from `ids`), or an error when the references as a whole are rotated
+/// by more than 1″ from the start: the rotator would turn the whole catalogue by that angle.
+pub fn check_references(
+    fr: &FrameReference,
+    start: &[SourceParams],
+    ids: &[i64],
+) -> Result<Vec<String>, String> {
+    let arcsec = GROSS_REFERENCE_OFFSET;
+    let mut far: Vec<(f64, i64)> = Vec::new();
+    let eqs: Vec<_> = fr
+        .positions
+        .iter()
+        .map(|&(i, ra, dec, sig)| {
+            let refp = SourceParams {
+                ra,
+                dec,
+                ..start[i]
+            };
+            let (p, q) = pq(&refp);
+            let (da, dd) = position_difference(&start[i], &refp);
+            let sep = da.hypot(dd);
+            if sep > arcsec {
+                far.push((sep, ids.get(i).copied().unwrap_or(i as i64)));
+            }
+            (p, q, da, dd, 1.0 / (sig * sig).max(1e-30))
+        })
+        .collect();
+    if let Some((eps, _)) = fit_rotation(eqs.into_iter()) {
+        let angle = eps.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if angle > arcsec {
+            return Err(format!(
+                "the reference positions (reference_positions.parquet) are rotated by {:.3}″ (about x, y, z: {:.3}″, {:.3}″, {:.3}″) from the starting catalogue (sources.parquet): they disagree grossly with the data, and fixing the frame to them would turn the whole catalogue by that angle. Check that the reference positions are in ICRS at the catalogue's reference epoch and belong to the right sources, or use --frame min-norm to keep the starting catalogue's frame",
+                angle / arcsec,
+                eps[0] / arcsec,
+                eps[1] / arcsec,
+                eps[2] / arcsec
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    if !far.is_empty() {
+        far.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let worst: Vec<String> = far
+            .iter()
+            .take(5)
+            .map(|(sep, id)| format!("{id} ({:.1}″)", sep / arcsec))
+            .collect();
+        warnings.push(format!(
+            "{} of {} reference positions are more than 1″ from the starting catalogue (largest: {}); the frame fit weighs them by their σ, but check them",
+            far.len(),
+            fr.positions.len(),
+            worst.join(", ")
+        ));
+    }
+    Ok(warnings)
+}
+
+impl FrameFit {
+    /// Why the frame is not fixed, if it is not: the orientation or the spin undetermined
+    /// (too few reference positions or quasar-like sources among the solved sources).
+    pub fn undetermined(&self) -> Option<String> {
+        let bad = |c: &Option<[[f64; 3]; 3]>| {
+            c.is_none_or(|c| (0..3).any(|k| !(c[k][k].is_finite() && c[k][k] > 0.0)))
+        };
+        let mut why = Vec::new();
+        if bad(&self.rotation_cov) {
+            why.push(format!(
+                "the orientation rests on {} solved sources with reference positions",
+                self.n_orientation
+            ));
+        }
+        if bad(&self.spin_cov) {
+            why.push(format!(
+                "the spin rests on {} solved quasar-like sources",
+                self.n_spin
+            ));
+        }
+        (!why.is_empty()).then(|| {
+            format!(
+                "the reference frame cannot be fixed: {} (at least {MIN_FRAME_SOURCES} are needed, not on one diameter; {FEW_FRAME_SOURCES} or more for a frame that does not hang on a few sources). Add reference positions or quasar-like sources (is_qso), or use --frame min-norm",
+                why.join(", and ")
+            )
+        })
+    }
+
+    /// Warnings when the frame rests on few sources (fixed, but fragile).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.n_orientation < FEW_FRAME_SOURCES {
+            w.push(format!(
+                "the frame's orientation rests on only {} solved sources with reference positions ({FEW_FRAME_SOURCES} or more recommended)",
+                self.n_orientation
+            ));
+        }
+        if self.n_spin < FEW_FRAME_SOURCES {
+            w.push(format!(
+                "the frame's spin rests on only {} solved quasar-like sources ({FEW_FRAME_SOURCES} or more recommended)",
+                self.n_spin
+            ));
+        }
+        w
+    }
 }
 
 impl FrameReference {
@@ -52,6 +171,7 @@ impl FrameReference {
                 .filter(|(_, s)| s.is_qso)
                 .map(|(i, _)| i)
                 .collect(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -81,6 +201,12 @@ pub fn fit_rotation(
     }
     let mut l = n;
     astrosolve_model::linalg::cholesky_factor(&mut l, 3).ok()?;
+    // rank-deficient (one source, or sources along one great circle through the axis): a
+    // pivot at round-off level of the largest diagonal element leaves θ undetermined
+    let top = n[0].max(n[4]).max(n[8]);
+    if !(top > 0.0) || (0..3).any(|k| l[k * 3 + k] * l[k * 3 + k] <= 1e-10 * top) {
+        return None;
+    }
     astrosolve_model::linalg::cholesky_solve_factored(&l, &mut b, 3);
     let mut inv = [0.0; 9];
     astrosolve_model::linalg::cholesky_inverse(&l, 3, &mut inv);

@@ -16,7 +16,7 @@ use astrosolve_model::{
 };
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -89,10 +89,19 @@ pub const SOLUTION_FILES: [&str; 6] = [
     "parallax_vs_magnitude.png",
 ];
 
-/// Creates `dir` and refuses to reuse it when it already holds one of `names`, unless forced.
-pub fn prepare_out_dir(dir: &Path, names: &[&str], force: bool) -> Result<(), RunError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| RunError::Other(format!("cannot create {}: {e}", dir.display())))?;
+/// Prepares the output directory `dir` before any work: refuses it when it is, is inside or
+/// contains one of the input directories in `inputs`, or contains one of the input files in
+/// `inputs` (even with `force`: the outputs would replace or mix with the inputs); refuses to
+/// reuse it when it already holds one of `names`, unless forced; creates it and checks that
+/// it can be written (a probe file), so that a directory that cannot be written is refused
+/// at once rather than after the solve (`astrosolve_io::output`).
+pub fn prepare_out_dir(
+    dir: &Path,
+    names: &[&str],
+    force: bool,
+    inputs: &[&Path],
+) -> Result<(), RunError> {
+    io::check_output_location(dir, inputs)?;
     if !force {
         for n in names {
             let p = dir.join(n);
@@ -104,6 +113,7 @@ pub fn prepare_out_dir(dir: &Path, names: &[&str], force: bool) -> Result<(), Ru
             }
         }
     }
+    io::ensure_writable_dir(dir)?;
     Ok(())
 }
 
@@ -199,8 +209,7 @@ pub fn write_simulation(
     let (ds, tr) = dataset_and_truth(sim);
     let mut written = file.clone();
     written.mission = sim.mission.clone();
-    std::fs::create_dir_all(dir)
-        .map_err(|e| RunError::Other(format!("cannot create {}: {e}", dir.display())))?;
+    io::ensure_writable_dir(dir)?;
     io::write_dataset_with_config(
         dir,
         &written,
@@ -266,10 +275,13 @@ impl Problem {
         GaiaModel::new(m.instrument(), &self.ds.calibration, Arc::new(eph))
     }
 
-    /// What fixes the frame: the reference positions and the quasar-like sources; refused for
-    /// the Gaia-like frame when either is missing.
+    /// What fixes the frame: the reference positions and the quasar-like sources. For the
+    /// Gaia-like frame, refused when fewer than two of either exist or when the reference
+    /// positions are grossly rotated from the starting catalogue
+    /// ([`crate::frame::check_references`]); the end of the solve warns when few of them were solved.
     pub fn frame_reference(&self, mode: FrameMode) -> Result<FrameReference, RunError> {
-        let fr = FrameReference {
+        use crate::frame::{check_references, FEW_FRAME_SOURCES, MIN_FRAME_SOURCES};
+        let mut fr = FrameReference {
             positions: self
                 .refs
                 .iter()
@@ -283,14 +295,20 @@ impl Problem {
                 .filter(|(_, s)| s.is_qso)
                 .map(|(i, _)| i)
                 .collect(),
+            warnings: Vec::new(),
         };
-        if mode == FrameMode::Gaia && (fr.positions.is_empty() || fr.zero_spin.is_empty()) {
-            return Err(RunError::Other(
-                "the Gaia-like frame needs reference positions (reference_positions.parquet) and quasar-like sources \
-(is_qso); use --frame min-norm without them"
-                    .into(),
-            ));
+        if mode == FrameMode::MinNorm {
+            return Ok(fr);
         }
+        let (n_ref, n_qso) = (fr.positions.len(), fr.zero_spin.len());
+        if n_ref < MIN_FRAME_SOURCES || n_qso < MIN_FRAME_SOURCES {
+            return Err(RunError::Other(format!(
+                "the Gaia-like frame needs at least {MIN_FRAME_SOURCES} reference positions (reference_positions.parquet: {n_ref}) and {MIN_FRAME_SOURCES} quasar-like sources (is_qso in sources.parquet: {n_qso}) to fix the orientation and the spin, {FEW_FRAME_SOURCES} or more of each to rest on more than a few; add them, or use --frame min-norm"
+            )));
+        }
+        let start: Vec<_> = self.ds.sources.iter().map(|s| s.params).collect();
+        let ids: Vec<i64> = self.ds.sources.iter().map(|s| s.source_id).collect();
+        fr.warnings = check_references(&fr, &start, &ids).map_err(RunError::Other)?;
         Ok(fr)
     }
 
@@ -370,7 +388,9 @@ pub struct Written {
 pub const TRUTH_MIN_OBS: u32 = 20;
 
 /// Writes catalogue.parquet, attitude.parquet, calibration.parquet and report.json of `sol`
-/// into `out` (replacing them).
+/// into `out` (replacing them), each through a temporary file and a rename. The catalogue
+/// flags each source with Gaia's `astrometric_params_solved`: 31 solved (5 parameters), 0 not
+/// solved (starting values kept, uncertainties and excess noise null).
 pub fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Result<Written, RunError> {
     let ref_epoch = io::julian_year(p.mission.reference_epoch_jd);
     let sources: Vec<Source> =
@@ -382,18 +402,37 @@ pub fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Result<Written
                 ..*s
             })
             .collect();
+    // a source not solved keeps its starting values: flagged (astrometric_params_solved 0)
+    // and without uncertainties (null in the file)
     let covs: Vec<[[f64; 5]; 5]> = sol
         .sources
         .iter()
         .map(|r| if r.solved { r.cov } else { [[f64::NAN; 5]; 5] })
         .collect();
     let mut solved = io::SolvedColumns::from_covariances(&covs);
+    solved.astrometric_params_solved = Some(
+        sol.sources
+            .iter()
+            .map(|r| {
+                if r.solved {
+                    io::PARAMS_SOLVED_5
+                } else {
+                    io::PARAMS_SOLVED_NONE
+                }
+            })
+            .collect(),
+    );
     solved.astrometric_n_obs_al = Some(sol.sources.iter().map(|r| r.n_obs_al as i32).collect());
     solved.astrometric_n_good_obs_al =
         Some(sol.sources.iter().map(|r| r.n_good_obs_al as i32).collect());
     solved.astrometric_n_bad_obs_al =
         Some(sol.sources.iter().map(|r| r.n_bad_obs_al as i32).collect());
-    solved.astrometric_excess_noise = Some(sol.sources.iter().map(|r| r.excess_noise).collect());
+    solved.astrometric_excess_noise = Some(
+        sol.sources
+            .iter()
+            .map(|r| if r.solved { r.excess_noise } else { f64::NAN })
+            .collect(),
+    );
     solved.ruwe = Some(
         sol.sources
             .iter()
@@ -431,9 +470,7 @@ pub fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Result<Written
     let report = Report::new(&sol.report, &sol.frame, truth_report);
     let report_json = serde_json::to_string_pretty(&report)
         .map_err(|e| RunError::Other(format!("report.json: {e}")))?;
-    let path: PathBuf = out.join("report.json");
-    std::fs::write(&path, &report_json)
-        .map_err(|e| RunError::Other(format!("{}: cannot write: {e}", path.display())))?;
+    io::write_text(&out.join("report.json"), &report_json, true)?;
     Ok(Written {
         report_json,
         comparison,

@@ -49,7 +49,24 @@ pub fn solve(
         calibration: start_calibration.clone(),
     };
     let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref);
-    let sol = astrosolve_core::solve(&problem, start, &cfg.solver, progress)?;
+    let mut sol = astrosolve_core::solve(&problem, start, &cfg.solver, progress)?;
+    sol.report
+        .warnings
+        .extend(frame_ref.warnings.iter().cloned());
+    if cfg.frame == FrameMode::Gaia {
+        // the frame as fixed by the last outer iteration, over the sources solved there
+        let covs: Vec<[[f64; NS]; NS]> = sol
+            .sources
+            .iter()
+            .map(|s| s.cov_block.unwrap_or(s.cov))
+            .collect();
+        let active: Vec<bool> = sol.sources.iter().map(|s| s.solved).collect();
+        let fit = frame::gaia_frame(&sol.state.params, &covs, &active, frame_ref);
+        sol.report.warnings.extend(fit.warnings());
+        if let Some(why) = fit.undetermined() {
+            sol.report.fail(why, cfg.solver.allow_unconverged)?;
+        }
+    }
     let st = sol.state;
     // the frame fix's uncertainty belongs in the full covariance of every source
     let frame_cov = (sol.covariance.is_some() && cfg.frame == FrameMode::Gaia).then(|| {

@@ -151,6 +151,8 @@ class Solution:
             f"in {r.get('wall_seconds', float('nan')):.1f} s; {r.get('n_solved_sources')} of "
             f"{r.get('n_sources')} sources solved>"
         ]
+        if r.get("verdict", "converged") != "converged":
+            lines.insert(0, f"<{r['verdict']}>")
         t = r.get("truth")
         if t:
             lines.append(
@@ -182,6 +184,7 @@ def solve(
     robust=True,
     min_visibility_periods=None,
     min_attitude_redundancy=None,
+    allow_unconverged=False,
     force=False,
     progress=True,
     output="auto",
@@ -220,6 +223,10 @@ def solve(
     min_attitude_redundancy : float, optional
         Fewest measurements per attitude unknown below which the data are refused
         (default 60).
+    allow_unconverged : bool
+        Return (and write) the results even when the solve does not converge or the frame
+        cannot be fixed; ``report["verdict"]`` then says what failed. By default such a
+        solve raises :class:`astrosolve.AstrosolveError` with the diagnosis.
     force : bool
         Overwrite existing solution files in ``out``.
     progress : bool
@@ -235,7 +242,8 @@ def solve(
     Raises
     ------
     astrosolve.AstrosolveError
-        Data the solver refuses (with the reason), a diverging solution, bad files.
+        Data the solver refuses (with the reason), a diverging or unconverged solution
+        (unless ``allow_unconverged``), bad files.
     KeyboardInterrupt
         Ctrl-C: the solver stops at its next iteration and nothing is written.
     """
@@ -252,7 +260,7 @@ def solve(
             report, columns = _core.solve(
                 os.fspath(path), target, solver, frame, tol_uas, int(max_outer), max_inner,
                 inner_tol, bool(robust), min_visibility_periods, min_attitude_redundancy,
-                force, bar,
+                bool(allow_unconverged), force, bar,
             )
     finally:
         if tmp is not None:

@@ -1,0 +1,172 @@
+//! Never a silent wrong answer: a solve that does not converge exits with status 2 and a
+//! diagnosis, writing nothing, unless partial results are asked for (`--allow-unconverged`),
+//! and then report.json and the summary say so first; a frame that the reference positions
+//! or quasars cannot fix, or references that disagree grossly with the data, are refused
+//! before the solve; no NaN is printed as a figure.
+
+use astrosolve_io as io;
+use astrosolve_model::source::{ReferencePosition, Source};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn astrosolve(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_astrosolve"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn solve(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "solve",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    astrosolve(&args)
+}
+
+/// A copy of the data set in `src` with the sources and reference positions changed by `f`.
+fn variant(src: &Path, dst: &Path, f: impl FnOnce(&mut [Source], &mut Vec<ReferencePosition>)) {
+    let (mut ds, truth) = io::read_dataset_and_truth(src).unwrap();
+    let mut refs = io::read_reference_positions(src.join(io::REFERENCE_FILE), &ds.sources).unwrap();
+    f(&mut ds.sources, &mut refs);
+    io::write_dataset(
+        dst,
+        &ds,
+        truth.as_ref(),
+        &io::WriteOptions { overwrite: false },
+    )
+    .unwrap();
+    io::write_reference_positions(dst.join(io::REFERENCE_FILE), &refs, &ds.sources, false).unwrap();
+    std::fs::copy(src.join("mission.toml"), dst.join("mission.toml")).unwrap();
+}
+
+#[test]
+fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sim");
+    let o = astrosolve(&[
+        "simulate",
+        "--out",
+        data.to_str().unwrap(),
+        "--n-sources",
+        "5000",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    // one outer iteration from the 30-mas start cannot converge
+    let out = dir.path().join("a");
+    let o = solve(&data, &out, &["--max-outer", "1"]);
+    let (stdout, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}\n{err}");
+    assert!(
+        err.contains("NOT CONVERGED")
+            && err.contains("--max-outer 1")
+            && err.contains("Redundancy:")
+            && err.contains("per unknown")
+            && err.contains("--allow-unconverged"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("NaN") && !stdout.contains("NaN"),
+        "{stdout}\n{err}"
+    );
+    for f in ["catalogue.parquet", "report.json", "attitude.parquet"] {
+        assert!(!out.join(f).exists(), "{f} was written");
+    }
+
+    // partial results: written, and marked so first in the summary and in report.json
+    let out = dir.path().join("b");
+    let o = solve(&data, &out, &["--max-outer", "1", "--allow-unconverged"]);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{err}");
+    let first = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("read "))
+        .find(|l| !l.trim_start().starts_with("outer"))
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("PARTIAL RESULTS (--allow-unconverged): NOT CONVERGED"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("NaN"), "{stdout}");
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let first_key = report.lines().nth(1).unwrap_or_default().trim();
+    assert!(
+        first_key.starts_with("\"verdict\": \"PARTIAL RESULTS"),
+        "{first_key}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(json["converged"], serde_json::Value::Bool(false));
+    assert!(out.join("catalogue.parquet").exists());
+
+    // a frame that cannot be fixed is refused before the solve, with the numbers
+    let one_qso = dir.path().join("one_qso");
+    variant(&data, &one_qso, |s, _| {
+        let first = s.iter().position(|s| s.is_qso).unwrap();
+        for (i, s) in s.iter_mut().enumerate() {
+            s.is_qso = i == first;
+        }
+    });
+    let o = solve(&one_qso, &dir.path().join("c"), &[]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("at least 2")
+            && err.contains("quasar-like sources (is_qso in sources.parquet: 1)"),
+        "{err}"
+    );
+    let one_ref = dir.path().join("one_ref");
+    variant(&data, &one_ref, |_, r| r.truncate(1));
+    let err = text(&solve(&one_ref, &dir.path().join("d"), &[])).1;
+    assert!(
+        err.contains("reference positions (reference_positions.parquet: 1)"),
+        "{err}"
+    );
+    // …but --frame min-norm needs neither
+    let o = solve(
+        &one_ref,
+        &dir.path().join("e"),
+        &[
+            "--frame",
+            "min-norm",
+            "--max-outer",
+            "1",
+            "--allow-unconverged",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    // reference positions 10° off in right ascension would turn the whole catalogue
+    let shifted = dir.path().join("shifted");
+    variant(&data, &shifted, |_, r| {
+        for p in r.iter_mut() {
+            p.ra = (p.ra + 10f64.to_radians()).rem_euclid(std::f64::consts::TAU);
+        }
+    });
+    let o = solve(&shifted, &dir.path().join("f"), &[]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let angle: f64 = err
+        .split("rotated by ")
+        .nth(1)
+        .and_then(|t| t.split('″').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        (angle - 36000.0).abs() < 10.0 && err.contains("disagree grossly"),
+        "{err}"
+    );
+    assert!(!dir.path().join("f").join("catalogue.parquet").exists());
+}
