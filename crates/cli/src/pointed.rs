@@ -265,6 +265,7 @@ pub fn solve(a: &SolveArgs) -> Res {
         )
     });
     let report = PointedReport {
+        verdict: global_final.report.solve.verdict.clone(),
         plate_report: plate.report.clone(),
         global_report: global_final.report.clone(),
         bi_vs_direct_max_difference_uas: bi_vs_direct,

@@ -5,7 +5,8 @@
 //! before the solve; no NaN is printed as a figure.
 
 use astrosolve_io as io;
-use astrosolve_model::source::{ReferencePosition, Source};
+use astrosolve_model::source::ReferencePosition;
+use astrosolve_model::ObservationSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -34,11 +35,18 @@ fn solve(data: &Path, out: &Path, extra: &[&str]) -> Output {
     astrosolve(&args)
 }
 
-/// A copy of the data set in `src` with the sources and reference positions changed by `f`.
-fn variant(src: &Path, dst: &Path, f: impl FnOnce(&mut [Source], &mut Vec<ReferencePosition>)) {
+/// A copy of the data set in `src` with the data changed by `f` (without the truth when
+/// `keep_truth` is false: the observation truth must match the observations).
+fn variant(
+    src: &Path,
+    dst: &Path,
+    keep_truth: bool,
+    f: impl FnOnce(&mut io::Dataset, &mut Vec<ReferencePosition>),
+) {
     let (mut ds, truth) = io::read_dataset_and_truth(src).unwrap();
     let mut refs = io::read_reference_positions(src.join(io::REFERENCE_FILE), &ds.sources).unwrap();
-    f(&mut ds.sources, &mut refs);
+    f(&mut ds, &mut refs);
+    let truth = truth.filter(|_| keep_truth);
     io::write_dataset(
         dst,
         &ds,
@@ -113,9 +121,9 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
 
     // a frame that cannot be fixed is refused before the solve, with the numbers
     let one_qso = dir.path().join("one_qso");
-    variant(&data, &one_qso, |s, _| {
-        let first = s.iter().position(|s| s.is_qso).unwrap();
-        for (i, s) in s.iter_mut().enumerate() {
+    variant(&data, &one_qso, true, |ds, _| {
+        let first = ds.sources.iter().position(|s| s.is_qso).unwrap();
+        for (i, s) in ds.sources.iter_mut().enumerate() {
             s.is_qso = i == first;
         }
     });
@@ -128,7 +136,7 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
         "{err}"
     );
     let one_ref = dir.path().join("one_ref");
-    variant(&data, &one_ref, |_, r| r.truncate(1));
+    variant(&data, &one_ref, true, |_, r| r.truncate(1));
     let err = text(&solve(&one_ref, &dir.path().join("d"), &[])).1;
     assert!(
         err.contains("reference positions (reference_positions.parquet: 1)"),
@@ -150,7 +158,7 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
 
     // reference positions 10° off in right ascension would turn the whole catalogue
     let shifted = dir.path().join("shifted");
-    variant(&data, &shifted, |_, r| {
+    variant(&data, &shifted, true, |_, r| {
         for p in r.iter_mut() {
             p.ra = (p.ra + 10f64.to_radians()).rem_euclid(std::f64::consts::TAU);
         }
@@ -169,4 +177,44 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
         "{err}"
     );
     assert!(!dir.path().join("f").join("catalogue.parquet").exists());
+
+    // data that leave nothing to solve: refused with the reason, not "converged"
+    let none = dir.path().join("none");
+    variant(&data, &none, false, |ds, _| {
+        ds.observations = ObservationSet::from_unsorted(Vec::new(), ds.sources.len());
+    });
+    let o = solve(&none, &dir.path().join("g"), &[]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no measurements"), "{err}");
+    let one_source = dir.path().join("one_source");
+    variant(&data, &one_source, false, |ds, _| {
+        let mut obs = ds.observations.obs.clone();
+        for o in obs.iter_mut() {
+            o.source_index = 0;
+        }
+        ds.observations = ObservationSet::from_unsorted(obs, ds.sources.len());
+    });
+    let err = text(&solve(&one_source, &dir.path().join("h"), &[])).1;
+    assert!(
+        err.contains("no source can be solved: 5000 sources, 1 of them observed"),
+        "{err}"
+    );
+    let err = text(&solve(
+        &data,
+        &dir.path().join("i"),
+        &["--min-visibility-periods", "1000"],
+    ))
+    .1;
+    assert!(
+        err.contains("no source can be solved")
+            && err.contains("in at least 1000 visibility periods"),
+        "{err}"
+    );
+    let o = solve(&data, &dir.path().join("j"), &["--max-outer", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("at least one outer iteration"));
+    for d in ["g", "h", "i", "j"] {
+        assert!(!dir.path().join(d).join("catalogue.parquet").exists());
+    }
 }

@@ -140,6 +140,9 @@ pub struct OuterRecord {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Redundancy {
     pub n_sources: usize,
+    /// Sources with at least one measurement.
+    #[serde(default)]
+    pub n_sources_observed: usize,
     pub n_solvable_sources: usize,
     pub n_rows: usize,
     /// Rows per source (median over sources with rows).
@@ -481,6 +484,9 @@ pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
     };
     let red = Redundancy {
         n_sources: n_src,
+        n_sources_observed: (0..n_src)
+            .filter(|&i| !design.of_source(i).is_empty())
+            .count(),
         n_solvable_sources: weights.iter().filter(|w| w.solvable).count(),
         n_rows: design.n_rows(),
         rows_per_source_median: median(
@@ -509,9 +515,22 @@ type InnerOutcome = (Vec<f64>, InnerReport, Option<LsqrStop>, Option<Vec<f64>>);
 /// Why no source can be solved, with the figures and what to change.
 fn nothing_to_solve(red: &Redundancy, cfg: &SolverConfig) -> SolveError {
     let r = &cfg.solvable;
+    if red.n_rows == 0 {
+        return SolveError::Undetermined(format!(
+            "no source can be solved: the data set has no measurements ({} sources, 0 observations); check that the observations table has rows and that its source_id values are those of the source table",
+            red.n_sources
+        ));
+    }
+    let with_rows = if red.n_sources_observed < red.n_sources {
+        format!(
+            "{} sources, {} of them observed, with a median of",
+            red.n_sources, red.n_sources_observed
+        )
+    } else {
+        format!("{} sources with a median of", red.n_sources)
+    };
     SolveError::Undetermined(format!(
-        "no source can be solved: {} sources with a median of {:.0} measurements and {:.0} visibility periods each (periods separated by more than {} days); a source needs at least {} good primary measurements in at least {} visibility periods. Lower --min-visibility-periods (e.g. to {}), or observe longer or more often",
-        red.n_sources,
+        "no source can be solved: {with_rows} {:.0} measurements and {:.0} visibility periods each (periods separated by more than {} days); a source needs at least {} good primary measurements in at least {} visibility periods. Lower --min-visibility-periods (e.g. to {}), or observe longer or more often",
         red.rows_per_source_median,
         red.visibility_periods_median,
         r.gap_days,

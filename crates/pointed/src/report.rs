@@ -148,6 +148,9 @@ pub fn trade_off(
 /// Everything `astrosolve solve` reports for a pointed data set.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PointedReport {
+    /// The global solution's verdict ("converged", or what failed when partial results were
+    /// asked for), first in report.json.
+    pub verdict: String,
     pub plate_report: PlateReport,
     pub global_report: GlobalReport,
     /// Largest difference of the source parameters between the block-iterative and the
