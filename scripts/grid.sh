@@ -5,7 +5,8 @@
 #
 # Environment: GRID_SOURCES (default "1000 5000 20000"), GRID_DAYS ("182.6 365.25 1095.75"),
 # GRID_AC ("21 13": AC for every source, Gaia's G < 13 rule), SOLVER (cg), OUT (target/grid),
-# SOLVE_ARGS (extra arguments of `astrosolve solve`, e.g. "--min-attitude-redundancy 0").
+# SOLVE_ARGS (extra arguments of `astrosolve solve`, e.g. "--min-attitude-redundancy 0
+# --allow-unconverged" to tabulate what the solver gives below its thresholds).
 # Output: OUT/grid.md (a Markdown table) and OUT/<case>/report.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -222,6 +222,7 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
             "2",
             "--min-attitude-redundancy",
             "0",
+            "--allow-unconverged",
         ])
         .output()
         .unwrap();

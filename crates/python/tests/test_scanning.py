@@ -15,8 +15,11 @@ import pytest
 import astrosolve
 
 SIM = ("--n-sources", "600", "--days", "120", "--seed", "5")
-RELAXED = dict(min_visibility_periods=3, min_attitude_redundancy=0)
-RELAXED_FLAGS = ("--min-visibility-periods", "3", "--min-attitude-redundancy", "0")
+# few outer iterations do not converge: partial results, asked for
+RELAXED = dict(min_visibility_periods=3, min_attitude_redundancy=0, allow_unconverged=True)
+RELAXED_FLAGS = (
+    "--min-visibility-periods", "3", "--min-attitude-redundancy", "0", "--allow-unconverged",
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,7 @@ def test_solve_gives_the_command_lines_solution(
     assert sol.report == rep
     assert sol.report["solver"] == solver and sol.report["outer_iterations"] == max_outer
     assert "truth" in sol.report and "NOT converged" in repr(sol)
+    assert sol.report["verdict"].startswith("PARTIAL RESULTS (--allow-unconverged): NOT CONVERGED")
     catalogue, report = sol
     assert catalogue is sol.catalogue
 
@@ -89,6 +93,14 @@ def test_astropy_catalogue_has_units(datasets, tmp_path):
     cat, _ = astrosolve.solve(py_dir, max_outer=1, max_inner=50, progress=False, **RELAXED)
     assert cat["parallax"].unit == u.mas and cat["pmra_error"].unit == u.mas / u.yr
     assert cat["ra"].unit == u.deg and len(cat) == 600
+
+
+def test_an_unconverged_solve_raises_unless_partial_results_are_asked_for(datasets, tmp_path):
+    _, py_dir = datasets
+    strict = {k: v for k, v in RELAXED.items() if k != "allow_unconverged"}
+    with pytest.raises(astrosolve.AstrosolveError, match="NOT CONVERGED.*--allow-unconverged"):
+        astrosolve.solve(py_dir, out=tmp_path / "a", max_outer=1, max_inner=50, progress=False, **strict)
+    assert not (tmp_path / "a" / "catalogue.parquet").exists()
 
 
 def test_refusals_raise_the_command_lines_message(datasets, run, cli, tmp_path):

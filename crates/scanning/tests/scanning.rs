@@ -250,6 +250,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
                 method,
                 max_outer: 4,
                 min_attitude_redundancy: 0.0,
+                allow_unconverged: true,
                 ..SolverConfig::scanning()
             },
             ..Default::default()
