@@ -6,12 +6,19 @@
 //!   Z = [[S⁻¹, S⁻¹BC], [CBᵀS⁻¹, −C + CBᵀS⁻¹BC]],
 //!   Cov(x_s, x_t) = L_s⁻ᵀ (δ_st I + E_s' Z E_t'ᵀ) L_t⁻¹,
 //!   Cov(x_s, g_q) = −L_s⁻ᵀ E_s' Z[·, q],   Cov(g_p, g_q) = S⁻¹_pq.
-//! Inverting S costs n³ and 8n² bytes.
+//! Inverting S costs n³ and 8n² bytes; while it runs, faer holds the factor, the inverse and a
+//! scratch matrix for L⁻¹ ([`COVARIANCE_MATRICES`]).
 
 use crate::schur::{backward, Constrained, Reduced};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::Mat;
 use rayon::prelude::*;
+
+/// Most n × n matrices held at once while the covariance is formed: the Cholesky factor of S,
+/// the inverse, and faer's scratch matrix for L⁻¹ (`Llt::inverse`, faer 0.24
+/// `cholesky::llt::inverse::inverse_scratch`). Before that, the factorisation itself holds two
+/// ([`crate::schur::step_matrices`]).
+pub const COVARIANCE_MATRICES: u64 = 3;
 
 /// The covariance of a direct solution.
 pub struct Covariance<const NS: usize> {

@@ -40,6 +40,7 @@ pub mod error;
 pub mod gauss_seidel;
 pub mod layout;
 pub mod lsqr;
+pub mod memory;
 pub mod outer;
 pub mod robust;
 pub mod rows;

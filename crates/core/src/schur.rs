@@ -14,7 +14,9 @@
 //! Sources are back-substituted: x_s = L_s⁻ᵀ (L_s⁻¹ b_s − G_sᵀ x_g − U_s y).
 //!
 //! Work: Σ_l m_l² to form R (m_l: global coefficients of row l), n³/3 to factor it; memory
-//! 8 n² bytes (n global unknowns) plus the source couplings.
+//! 8 n² bytes (n global unknowns) per dense matrix, of which a step holds two or more at once
+//! ([`step_matrices`]), plus the source couplings ([`coupling_bytes`]); checked before the
+//! first assembly ([`crate::memory`]).
 #![allow(clippy::needless_range_loop)] // index loops over parallel arrays mirror the formulas
 
 use crate::design::{src_f64, DesignRow};
@@ -83,14 +85,74 @@ pub(crate) fn backward<const NS: usize>(l: &[[f64; NS]; NS], v: &mut [f64]) {
     }
 }
 
-/// Bytes the dense reduced matrix (and, with `covariance`, its inverse) of n unknowns takes.
-pub fn dense_bytes(n: usize, covariance: bool) -> f64 {
-    let m = 8.0 * (n as f64) * (n as f64);
-    if covariance {
-        2.0 * m
-    } else {
-        m
+/// Given n global unknowns, returns the bytes of one dense n × n matrix of f64 (8 n²).
+pub fn square_bytes(n: usize) -> u64 {
+    8u64.saturating_mul(n as u64).saturating_mul(n as u64)
+}
+
+/// Order from which faer's symmetric eigensolver uses divide and conquer (faer 0.24,
+/// `SelfAdjointEvdParams::recursion_threshold`).
+const EVD_RECURSION: usize = 128;
+
+/// Most n × n matrices one direct linear step holds at once. Cholesky
+/// ([`Reduced::solve_constrained`]): R, turned into S in place, and faer's copy holding the
+/// factor (`Llt::new`): 2. Pseudo-inverse ([`Reduced::solve_pseudo_inverse`]): R, the
+/// eigenvectors, and faer's scratch — a copy of R and, from n = 128 on, two matrices of the
+/// divide-and-conquer tridiagonal solver (faer 0.24 `evd::self_adjoint_evd_scratch`): 5 (3
+/// below n = 128).
+pub fn step_matrices(n: usize, keep_rank_defect: bool) -> u64 {
+    match (keep_rank_defect, n >= EVD_RECURSION) {
+        (false, _) => 2,
+        (true, true) => 5,
+        (true, false) => 3,
     }
+}
+
+/// n × n matrices held while the spectrum is computed ([`Reduced::spectrum`]): R and faer's
+/// copy for the tridiagonal reduction (eigenvalues only).
+pub const SPECTRUM_MATRICES: u64 = 2;
+
+/// The global unknowns the rows of one source touch, sorted. `loc` (one marker per global
+/// unknown) is all `u32::MAX` on entry and again on return.
+fn touched<const NS: usize, R: DesignRow<NS>>(rows: &[R], loc: &mut [u32]) -> Vec<u32> {
+    let mut idx: Vec<u32> = Vec::new();
+    for row in rows {
+        row.segments(&mut |start, coef| {
+            for p in start..start + coef.len() {
+                if loc[p] == u32::MAX {
+                    loc[p] = 0;
+                    idx.push(p as u32);
+                }
+            }
+        });
+    }
+    for &p in &idx {
+        loc[p as usize] = u32::MAX;
+    }
+    idx.sort_unstable();
+    idx
+}
+
+/// Bytes of the source couplings [`Reduced::assemble`] forms for `sys`: per solved source, the
+/// m global unknowns its rows touch (u32), L⁻¹E_s (NS × m), L⁻¹V_s (NS × k) and L⁻¹b_s (f64),
+/// with the vectors' headers. One pass over the rows.
+pub fn coupling_bytes<const NS: usize, R: DesignRow<NS>>(sys: &System<NS, R>) -> u64 {
+    let (n, k) = (sys.layout.n, sys.frame.len() as u64);
+    let header = 4 * std::mem::size_of::<Vec<f64>>() as u64;
+    let ns = NS as u64;
+    (0..sys.n_src)
+        .into_par_iter()
+        .map_init(
+            || vec![u32::MAX; n],
+            |loc, i| {
+                if !sys.active[i] {
+                    return header;
+                }
+                let m = touched(sys.design.of_source(i), loc).len() as u64;
+                header + 4 * m + 8 * ns * (m + k + 1)
+            },
+        )
+        .sum()
 }
 
 impl<const NS: usize> Reduced<NS> {
@@ -112,18 +174,7 @@ impl<const NS: usize> Reduced<NS> {
                         return Coupling::default();
                     }
                     let rows = design.of_source(i);
-                    let mut idx: Vec<u32> = Vec::new();
-                    for row in rows {
-                        row.segments(&mut |start, coef| {
-                            for p in start..start + coef.len() {
-                                if loc[p] == u32::MAX {
-                                    loc[p] = 0;
-                                    idx.push(p as u32);
-                                }
-                            }
-                        });
-                    }
-                    idx.sort_unstable();
+                    let idx = touched(rows, loc);
                     for (j, &p) in idx.iter().enumerate() {
                         loc[p as usize] = j as u32;
                     }
