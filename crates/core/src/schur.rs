@@ -134,8 +134,9 @@ fn touched<const NS: usize, R: DesignRow<NS>>(rows: &[R], loc: &mut [u32]) -> Ve
 }
 
 /// Bytes of the source couplings [`Reduced::assemble`] forms for `sys`: per solved source, the
-/// m global unknowns its rows touch (u32), L⁻¹E_s (NS × m), L⁻¹V_s (NS × k) and L⁻¹b_s (f64),
-/// with the vectors' headers. One pass over the rows.
+/// m global unknowns its rows touch (u32, counted twice: the vector grows by doubling),
+/// L⁻¹E_s (NS × m), L⁻¹V_s (NS × k) and L⁻¹b_s (f64), with the vectors' headers. One pass
+/// over the rows.
 pub fn coupling_bytes<const NS: usize, R: DesignRow<NS>>(sys: &System<NS, R>) -> u64 {
     let (n, k) = (sys.layout.n, sys.frame.len() as u64);
     let header = 4 * std::mem::size_of::<Vec<f64>>() as u64;
@@ -149,7 +150,7 @@ pub fn coupling_bytes<const NS: usize, R: DesignRow<NS>>(sys: &System<NS, R>) ->
                     return header;
                 }
                 let m = touched(sys.design.of_source(i), loc).len() as u64;
-                header + 4 * m + 8 * ns * (m + k + 1)
+                header + 8 * m + 8 * ns * (m + k + 1)
             },
         )
         .sum()
@@ -335,6 +336,20 @@ impl<const NS: usize> Reduced<NS> {
             active: sys.active.clone(),
             src,
         }
+    }
+
+    /// Bytes the source couplings hold (allocated capacities and headers), to check
+    /// [`coupling_bytes`].
+    pub fn couplings_held(&self) -> u64 {
+        let header = std::mem::size_of::<Coupling>() as u64;
+        self.src
+            .iter()
+            .map(|c| {
+                header
+                    + 4 * c.idx.capacity() as u64
+                    + 8 * (c.gt.capacity() + c.u.capacity() + c.lb.capacity()) as u64
+            })
+            .sum()
     }
 
     /// y = R x.
