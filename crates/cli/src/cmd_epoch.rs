@@ -7,7 +7,7 @@
 //! residuals.parquet (and CSV), summary.json, plots.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use astrosolve_epoch::run::{self, Fitted, InputFormat, RunOptions, Skipped};
@@ -219,7 +219,8 @@ pub fn run(a: &EpochArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    crate::prepare_out_dir(&a.out, &outputs_names, a.force)?;
+    let inputs: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+    crate::prepare_out_dir(&a.out, &outputs_names, a.force, &inputs)?;
     for p in &plot_names {
         if a.out.join(p).exists() && !a.force {
             return Err(format!(

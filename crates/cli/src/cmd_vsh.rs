@@ -85,6 +85,12 @@ pub struct VshArgs {
     #[arg(long)]
     pub skip_invalid: bool,
 
+    /// Keep the sources the catalogue flags as unsolved (astrometric_params_solved < 31, e.g. an
+    /// astrosolve solution's sources that kept their starting values, with null
+    /// uncertainties); by default they are skipped and counted.
+    #[arg(long)]
+    pub include_unsolved: bool,
+
     /// Input format (default: from the file's first bytes, else its extension).
     #[arg(long, value_enum)]
     pub format: Option<VshFormat>,
@@ -108,6 +114,7 @@ pub fn run(args: &VshArgs) -> Result<(), Box<dyn std::error::Error>> {
         clip_kappa: args.clip,
         max_iter: args.max_iter as usize,
         skip_invalid: args.skip_invalid,
+        include_unsolved: args.include_unsolved,
         format: args.format.map(|f| match f {
             VshFormat::Parquet => InputFormat::Parquet,
             VshFormat::Csv => InputFormat::Csv,
@@ -117,14 +124,27 @@ pub fn run(args: &VshArgs) -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     let plots = !args.no_plot;
-    // Refuse early, before a long fit, if outputs exist.
-    if let (Some(dir), false) = (&args.out, args.force) {
-        if let Some(p) = output_paths(dir, opts.lmax, plots)
-            .into_iter()
-            .find(|p| p.exists())
+    // Refuse early, before a long fit: an output that would replace the input (even with
+    // --force), outputs that exist, a directory that cannot be written.
+    if let Some(dir) = &args.out {
+        let input = astrosolve_io::output::canonical_path(&args.catalogue);
+        let paths = output_paths(dir, opts.lmax, plots);
+        if let Some(p) = paths
+            .iter()
+            .find(|p| astrosolve_io::output::canonical_path(p) == input)
         {
-            return Err(Box::new(VshError::OutputExists(p)));
+            return Err(format!(
+                "{}: is the input catalogue; choose another --out directory",
+                p.display()
+            )
+            .into());
         }
+        if !args.force {
+            if let Some(p) = paths.into_iter().find(|p| p.exists()) {
+                return Err(Box::new(VshError::OutputExists(p)));
+            }
+        }
+        astrosolve_io::ensure_writable_dir(dir)?;
     }
     eprintln!(
         "astrosolve vsh: {} (lmax {}, {} thread(s))",

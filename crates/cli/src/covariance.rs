@@ -8,7 +8,6 @@ use astrosolve_model::units::MAS;
 use astrosolve_scanning::run::Problem;
 use astrosolve_scanning::{Solution, SourceResult, NS};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
@@ -140,41 +139,69 @@ pub fn write_pairs(
         .covariance
         .as_ref()
         .ok_or("no covariance was computed (direct solver with covariance needed)")?;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(f, "a,b,covariance,unit,correlation")?;
-    for (a, b) in pairs {
-        let c = cov.element(a.index, b.index) * W_SCALE;
-        let va = cov.element(a.index, a.index) * W_SCALE;
-        let vb = cov.element(b.index, b.index) * W_SCALE;
-        writeln!(
-            f,
-            "{},{},{:.9e},{}·{},{:.6}",
-            a.label,
-            b.label,
-            c * a.scale * b.scale,
-            a.unit,
-            b.unit,
-            c / (va * vb).sqrt()
-        )?;
-    }
+    astrosolve_io::write_lines(path, true, |f| {
+        writeln!(f, "a,b,covariance,unit,correlation")?;
+        for (a, b) in pairs {
+            let c = cov.element(a.index, b.index) * W_SCALE;
+            let va = cov.element(a.index, a.index) * W_SCALE;
+            let vb = cov.element(b.index, b.index) * W_SCALE;
+            writeln!(
+                f,
+                "{},{},{},{}·{},{}",
+                a.label,
+                b.label,
+                csv_number(c * a.scale * b.scale, 9),
+                a.unit,
+                b.unit,
+                csv_fixed(c / (va * vb).sqrt(), 6)
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
-/// Writes eigenvalues.csv: index (1 = smallest), eigenvalue (solver units), relative to largest.
+/// `v` in exponent notation with `digits` decimals; empty (a null) when not finite: a CSV
+/// never holds NaN.
+fn csv_number(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.digits$e}")
+    } else {
+        String::new()
+    }
+}
+
+/// `v` with `digits` decimals; empty when not finite.
+fn csv_fixed(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.digits$}")
+    } else {
+        String::new()
+    }
+}
+
+/// Writes eigenvalues.csv (atomically, as every CSV here; a non-finite value is left empty): index (1 = smallest), eigenvalue (solver units), relative to largest.
 pub fn write_spectrum(path: &Path, ev: &[f64]) -> R<()> {
     let top = ev.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(f, "index,eigenvalue,relative")?;
-    for (i, v) in ev.iter().enumerate() {
-        writeln!(f, "{},{:.9e},{:.9e}", i + 1, v, v / top)?;
-    }
+    astrosolve_io::write_lines(path, true, |f| {
+        writeln!(f, "index,eigenvalue,relative")?;
+        for (i, v) in ev.iter().enumerate() {
+            writeln!(
+                f,
+                "{},{},{}",
+                i + 1,
+                csv_number(*v, 9),
+                csv_number(v / top, 9)
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
 /// Writes source_covariance.csv: per source the upper triangle of the full 5×5 covariance
 /// (mas², mas²/yr, mas²/yr²) and the standard uncertainties of the inverse-block covariance.
 pub fn write_source_covariance(path: &Path, res: &[SourceResult], sources: &[Source]) -> R<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut header = vec!["source_id".to_string()];
     for a in 0..NS {
         for b in a..NS {
@@ -184,23 +211,26 @@ pub fn write_source_covariance(path: &Path, res: &[SourceResult], sources: &[Sou
     for n in PARAM_NAMES {
         header.push(format!("{n}_error_block"));
     }
-    writeln!(f, "{}", header.join(","))?;
     let m2 = 1.0 / (MAS * MAS);
-    for (r, s) in res.iter().zip(sources) {
-        if !r.solved {
-            continue;
-        }
-        let mut row = vec![s.source_id.to_string()];
-        for a in 0..NS {
-            for b in a..NS {
-                row.push(format!("{:.9e}", r.cov[a][b] * m2));
+    astrosolve_io::write_lines(path, true, |f| {
+        writeln!(f, "{}", header.join(","))?;
+        for (r, s) in res.iter().zip(sources) {
+            if !r.solved {
+                continue;
             }
+            let mut row = vec![s.source_id.to_string()];
+            for a in 0..NS {
+                for b in a..NS {
+                    row.push(csv_number(r.cov[a][b] * m2, 9));
+                }
+            }
+            for k in 0..NS {
+                let v = r.cov_block.map(|c| c[k][k]).unwrap_or(f64::NAN);
+                row.push(csv_number(v.sqrt() / MAS, 6));
+            }
+            writeln!(f, "{}", row.join(","))?;
         }
-        for k in 0..NS {
-            let v = r.cov_block.map(|c| c[k][k]).unwrap_or(f64::NAN);
-            row.push(format!("{:.6e}", v.sqrt() / MAS));
-        }
-        writeln!(f, "{}", row.join(","))?;
-    }
+        Ok(())
+    })?;
     Ok(())
 }

@@ -137,27 +137,14 @@ fn position(f: &Fitted, t: f64, pa: f64, pd: f64) -> (f64, f64) {
     (x, y)
 }
 
-/// Draws `path` for one fitted source, through a temporary file and a rename (an interrupted
-/// run leaves no half-written PNG under the final name).
+/// Draws `path` for one fitted source, in memory, written through a temporary file and a
+/// rename (`crate::plots::png`: an interrupted run leaves no half-written PNG; errors name
+/// `path`).
 pub fn draw(path: &Path, f: &Fitted) -> R {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial.png"));
-    let r = draw_to(&tmp, f).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()).into())
-    });
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r.map_err(|e| format!("{}: cannot draw: {e}", path.display()).into())
+    crate::plots::png(path, (1200, 520), |root| draw_on(root, f))
 }
 
-fn draw_to(path: &Path, f: &Fitted) -> R {
-    crate::plots::font();
-    let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
+fn draw_on(root: &crate::plots::Root<'_>, f: &Fitted) -> R {
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(640);
 
@@ -236,7 +223,6 @@ fn draw_to(path: &Path, f: &Fitted) -> R {
         .reference_radec
         .or_else(|| direction_from_parallax_factors(f).map(|(a, d, _)| (a, d)));
     let Some((ra, dec)) = dir else {
-        root.present()?;
         return Ok(());
     };
     let eph = ephemeris(f.ref_epoch);
@@ -329,7 +315,6 @@ fn draw_to(path: &Path, f: &Fitted) -> R {
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;
-    root.present()?;
     Ok(())
 }
 

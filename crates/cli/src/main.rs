@@ -82,7 +82,7 @@ fn main() {
         Command::Epoch(a) => cmd_epoch::run(a),
     };
     if let Err(e) = result {
-        if exit::code(e.as_ref()) == 130 {
+        if interrupt::is_interrupted_solve(e.as_ref()) {
             // a solver stopped by Ctrl-C: nothing of the solution was written
             let (out, what) = match &cli.command {
                 Command::Solve(a) => (a.out.as_path(), "nothing"),

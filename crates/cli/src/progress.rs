@@ -17,9 +17,13 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 /// The solver's progress on `pb`: inner iterations in the message, one line per outer
-/// iteration. Returns true (go on).
+/// iteration. Returns true (go on) until Ctrl-C is pressed ([`crate::interrupt`]: the
+/// callback holds a [`crate::interrupt::Solving`] for as long as it lives, so a Ctrl-C
+/// during the solve stops the solver instead of the process).
 pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
+    let solving = crate::interrupt::Solving::start();
     move |ev| {
+        let _keep = &solving;
         match ev {
             Progress::Inner {
                 outer,
@@ -30,6 +34,7 @@ pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
                 outer + 1
             )),
             Progress::Outer(r) => {
+                crate::interrupt::record_outer(r.iteration);
                 pb.set_position(r.iteration as u64);
                 pb.suspend(|| {
                     println!(
@@ -46,7 +51,7 @@ pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
                 });
             }
         }
-        true
+        !crate::interrupt::requested()
     }
 }
 

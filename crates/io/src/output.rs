@@ -277,14 +277,20 @@ pub fn check_output_location(out: &Path, inputs: &[&Path]) -> Result<(), IoError
 /// Creates `dir` (with its parents) and checks that files can be written in it by creating,
 /// writing and removing a probe file. Errors name `dir`.
 pub fn ensure_writable_dir(dir: &Path) -> Result<(), IoError> {
-    std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, "create the output directory", e))?;
+    // IoError::Os even for "not found": the directory is what cannot be made or written
+    let os = |action, source| IoError::Os {
+        path: dir.to_path_buf(),
+        action,
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| os("create the output directory", e))?;
     if !dir.is_dir() {
         return Err(IoError::invalid(dir, "the output path is not a directory"));
     }
     let probe = dir.join(format!(".astrosolve-write-probe-{}", std::process::id()));
     let r = File::create(&probe)
         .and_then(|mut f| f.write_all(b"probe").and_then(|()| f.sync_all()))
-        .map_err(|e| IoError::os(dir, "write in the output directory", e));
+        .map_err(|e| os("write in the output directory", e));
     let _ = std::fs::remove_file(&probe);
     r
 }

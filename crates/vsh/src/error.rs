@@ -111,3 +111,10 @@ pub enum VshError {
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
+
+impl From<astrosolve_io::IoError> for VshError {
+    /// A file error of the table reader or the atomic writer (its message names the file).
+    fn from(e: astrosolve_io::IoError) -> Self {
+        VshError::Input(e)
+    }
+}

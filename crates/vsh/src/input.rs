@@ -16,6 +16,12 @@
 //! |pmra_pmdec_corr| < 1. Text that is not a number in a needed or selection column is an
 //! error wherever it is (a malformed file, not a missing value). The file is streamed in
 //! chunks of rows.
+//!
+//! Unsolved sources: a catalogue with Gaia's `astrometric_params_solved` column (an astrosolve
+//! solution catalogue, a Gaia archive export) flags the sources whose proper motions were not
+//! solved (0: not solved, astrosolve's starting values; 3: position only); selected rows with
+//! a code below 31 (or a null code) are skipped by default and counted
+//! ([`InputSummary::n_skipped_unsolved`]) before the validation of their values.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +55,11 @@ const REQUIRED_UNITS: [Unit; 7] = [
     Unit::MasPerYr,
     Unit::Dimensionless,
 ];
+
+/// The column flagging which parameters were solved (Gaia's bit code).
+pub const PARAMS_SOLVED_COLUMN: &str = "astrometric_params_solved";
+/// Smallest `astrometric_params_solved` with proper motions solved (5 parameters: 31).
+pub const MIN_PARAMS_SOLVED: i64 = 31;
 
 /// Rows per chunk read.
 const CHUNK_ROWS: usize = 1 << 16;
@@ -117,6 +128,9 @@ pub struct InputSummary {
     pub n_valid: usize,
     /// Selected rows skipped for an invalid value, per column (only with `skip_invalid`).
     pub skipped_invalid: BTreeMap<String, usize>,
+    /// Selected rows skipped as unsolved (`astrometric_params_solved` < 31 or null), when the
+    /// file has that column and unsolved sources are not included.
+    pub n_skipped_unsolved: usize,
     /// Selection expressions.
     pub selection: Vec<String>,
 }
@@ -130,12 +144,26 @@ pub struct Catalogue {
     pub summary: InputSummary,
 }
 
-/// Reads `path` (format detected when `format` is None), applying `selection`.
+/// Reads `path` (format detected when `format` is None), applying `selection`; unsolved
+/// sources (see the module documentation) are skipped and counted.
 pub fn read_catalogue(
     path: &Path,
     format: Option<InputFormat>,
     selection: &Selection,
     skip_invalid: bool,
+) -> Result<Catalogue, VshError> {
+    read_catalogue_with(path, format, selection, skip_invalid, false)
+}
+
+/// [`read_catalogue`], with the unsolved sources kept when `include_unsolved` (their values
+/// are then validated as any other: an unsolved source's null uncertainties are an error, or
+/// skipped with `skip_invalid`).
+pub fn read_catalogue_with(
+    path: &Path,
+    format: Option<InputFormat>,
+    selection: &Selection,
+    skip_invalid: bool,
+    include_unsolved: bool,
 ) -> Result<Catalogue, VshError> {
     let format = match format {
         Some(f) => f,
@@ -151,6 +179,8 @@ pub fn read_catalogue(
         n_rows: 0,
         n_selected: 0,
         skipped: BTreeMap::new(),
+        include_unsolved,
+        n_unsolved: 0,
     };
     let mut no_rows = true;
     while let Some(chunk) = reader
@@ -171,6 +201,7 @@ pub fn read_catalogue(
         n_selected: acc.n_selected,
         n_valid: acc.data.len(),
         skipped_invalid: acc.skipped,
+        n_skipped_unsolved: acc.n_unsolved,
         selection: selection.exprs.clone(),
     };
     Ok(Catalogue {
@@ -187,7 +218,8 @@ pub type Cell = Option<f64>;
 pub fn cell_problem(k: usize, cell: Cell) -> Option<String> {
     match cell {
         None => Some("missing value (null or empty field)".to_string()),
-        Some(x) if x.is_nan() => Some("NaN".to_string()),
+        // a float column's null reads as NaN: the two cannot be told apart here
+        Some(x) if x.is_nan() => Some("NaN or null (missing value)".to_string()),
         Some(x) if !x.is_finite() => Some(format!("non-finite value {x}")),
         Some(x) if k == 1 && x.abs() > 90.0 => {
             Some(format!("declination {x} outside [-90, 90] deg"))
@@ -209,6 +241,8 @@ struct Accumulator {
     n_rows: usize,
     n_selected: usize,
     skipped: BTreeMap<String, usize>,
+    include_unsolved: bool,
+    n_unsolved: usize,
 }
 
 impl Accumulator {
@@ -394,12 +428,27 @@ fn read_chunk(
         .map(|c| selection_values(chunk, c))
         .collect::<Result<_, _>>()
         .map_err(err)?;
+    let params_solved = if acc.include_unsolved {
+        None
+    } else {
+        chunk
+            .find(&[PARAMS_SOLVED_COLUMN])
+            .map(|_| chunk.i64_column(&[PARAMS_SOLVED_COLUMN]))
+            .transpose()
+            .map_err(err)?
+    };
     for i in 0..chunk.n_rows() {
         acc.n_rows += 1;
         if !selection.is_empty() && !selection.eval(sel_cols, |k| sel[k][i]) {
             continue;
         }
         acc.n_selected += 1;
+        if let Some(ps) = &params_solved {
+            if ps[i].is_none_or(|c| c < MIN_PARAMS_SOLVED) {
+                acc.n_unsolved += 1;
+                continue;
+            }
+        }
         let v = [0, 1, 2, 3, 4, 5, 6].map(|k| req[k][i]);
         let row = chunk.first_row + i;
         acc.push(v, || format!("row {row}"))?;

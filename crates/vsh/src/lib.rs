@@ -45,6 +45,9 @@ pub struct AnalysisOptions {
     pub max_iter: usize,
     /// Skip (and count) selected rows with invalid values instead of failing.
     pub skip_invalid: bool,
+    /// Keep the sources a catalogue flags as unsolved (`astrometric_params_solved` < 31),
+    /// which are otherwise skipped and counted.
+    pub include_unsolved: bool,
     /// Input format; detected from the file when None.
     pub format: Option<InputFormat>,
 }
@@ -57,6 +60,7 @@ impl Default for AnalysisOptions {
             clip_kappa: DEFAULT_CLIP_KAPPA,
             max_iter: 20,
             skip_invalid: false,
+            include_unsolved: false,
             format: None,
         }
     }
@@ -77,7 +81,13 @@ pub struct Analysis {
 pub fn analyse_file(path: &Path, opts: &AnalysisOptions) -> Result<Analysis, VshError> {
     let selection = Selection::parse(&opts.select)?;
     let t0 = Instant::now();
-    let cat = read_catalogue(path, opts.format, &selection, opts.skip_invalid)?;
+    let cat = input::read_catalogue_with(
+        path,
+        opts.format,
+        &selection,
+        opts.skip_invalid,
+        opts.include_unsolved,
+    )?;
     let read_s = t0.elapsed().as_secs_f64();
     let mut a = analyse_data(cat.data, Some(cat.summary), opts)?;
     a.report.timings.read_s = read_s;
@@ -155,8 +165,10 @@ impl Analysis {
         output_paths(dir, self.fit.lmax, plots)
     }
 
-    /// Writes the JSON report and (if `plots`) the PNG plots into `dir` (created if needed).
-    /// Refuses, before writing anything, when one of the files exists and `force` is false.
+    /// Writes the JSON report and (if `plots`) the PNG plots into `dir` (created if needed),
+    /// each through a temporary file and a rename (`astrosolve_io::output`): a failure leaves
+    /// no half-written file. Refuses, before writing anything, when one of the files exists
+    /// and `force` is false.
     pub fn write_outputs(
         &self,
         dir: &Path,
@@ -173,11 +185,7 @@ impl Analysis {
             path: dir.to_path_buf(),
             source,
         })?;
-        let json = dir.join(OUTPUT_JSON);
-        std::fs::write(&json, self.to_json()? + "\n").map_err(|source| VshError::Io {
-            path: json.clone(),
-            source,
-        })?;
+        astrosolve_io::write_text(&dir.join(OUTPUT_JSON), &(self.to_json()? + "\n"), true)?;
         if plots {
             let l = self.fit.lmax;
             plot::plot_field(

@@ -199,6 +199,13 @@ impl Report {
                 },
                 i.n_valid
             );
+            if i.n_skipped_unsolved > 0 {
+                let _ = writeln!(
+                    s,
+                    "        skipped {} unsolved sources (astrometric_params_solved < 31)",
+                    i.n_skipped_unsolved
+                );
+            }
             for (c, k) in &i.skipped_invalid {
                 let _ = writeln!(s, "        warning: skipped {k} rows with an invalid '{c}'");
             }

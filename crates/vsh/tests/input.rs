@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, Int8Array, RecordBatch,
+    StringArray,
 };
-use astrosolve_vsh::input::{read_catalogue, InputFormat};
+use astrosolve_vsh::input::{read_catalogue, read_catalogue_with, InputFormat};
 use astrosolve_vsh::{Selection, VshError};
 use parquet::arrow::ArrowWriter;
 
@@ -94,6 +95,107 @@ fn parquet_reads_units_and_selection() {
     assert_eq!(c.data.pmra, vec![1000.0, 2000.0, 5000.0]);
     let c = read_catalogue(&p, None, &Selection::parse(&["!is_qso"]).unwrap(), false).unwrap();
     assert_eq!(c.data.pmra, vec![3000.0]);
+}
+
+/// An astrosolve solution catalogue flags unsolved sources with astrometric_params_solved 0
+/// and null uncertainties: they are skipped by default (counted, and said in the summary),
+/// after the selection; kept on request, their null uncertainties are then an error.
+#[test]
+fn unsolved_sources_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sol.parquet");
+    let mut cols = standard_columns(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)]);
+    // rows 2 and 5 (1-based) not solved: null uncertainties, as astrosolve writes them
+    for (name, v) in [("pmra_error", 0.5), ("pmdec_error", 0.6)] {
+        let k = cols.iter().position(|c| c.0 == name).unwrap();
+        cols[k].1 = f64s(&[Some(v), None, Some(v), Some(v), None]);
+    }
+    cols.push((
+        "astrometric_params_solved",
+        Arc::new(Int8Array::from(vec![31, 0, 31, 95, 0])) as ArrayRef,
+    ));
+    write_parquet(&p, cols);
+    let c = read_catalogue(&p, None, &Selection::default(), false).unwrap();
+    assert_eq!(c.summary.n_skipped_unsolved, 2);
+    assert_eq!(c.data.pmra, vec![1000.0, 3000.0, 4000.0]);
+    // counted among the selected rows only: is_qso selects rows 1, 2, 4, 5
+    let qso = Selection::parse(&["is_qso"]).unwrap();
+    let c = read_catalogue(&p, None, &qso, false).unwrap();
+    assert_eq!((c.summary.n_selected, c.summary.n_skipped_unsolved), (4, 2));
+    assert_eq!(c.data.pmra, vec![1000.0, 4000.0]);
+    // kept on request: the null uncertainty is an error naming row and column
+    let e = read_catalogue_with(&p, None, &qso, false, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("row 2") && e.contains("pmra_error"), "{e}");
+    // the summary says how many were skipped
+    let opts = astrosolve_vsh::AnalysisOptions {
+        lmax: 1,
+        clip_kappa: 0.0,
+        ..Default::default()
+    };
+    let big = dir.path().join("big.parquet");
+    let n = 200;
+    let mut cols = vec![
+        (
+            "ra",
+            f64s(
+                &(0..n)
+                    .map(|i| Some((i * 37 % 360) as f64))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "dec",
+            f64s(
+                &(0..n)
+                    .map(|i| Some(((i * 53 % 170) as f64) - 85.0))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("pmra", f64s(&vec![Some(0.01); n])),
+        ("pmdec", f64s(&vec![Some(-0.01); n])),
+        (
+            "pmra_error",
+            f64s(
+                &(0..n)
+                    .map(|i| (i % 4 != 0).then_some(0.1))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "pmdec_error",
+            f64s(
+                &(0..n)
+                    .map(|i| (i % 4 != 0).then_some(0.1))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "pmra_pmdec_corr",
+            f64s(
+                &(0..n)
+                    .map(|i| (i % 4 != 0).then_some(0.0))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ];
+    cols.push((
+        "astrometric_params_solved",
+        Arc::new(Int8Array::from(
+            (0..n)
+                .map(|i| if i % 4 != 0 { 31 } else { 0 })
+                .collect::<Vec<i8>>(),
+        )) as ArrayRef,
+    ));
+    write_parquet(&big, cols);
+    let a = astrosolve_vsh::analyse_file(&big, &opts).unwrap();
+    assert_eq!(a.data.len(), 150);
+    let text = a.summary_text();
+    assert!(
+        text.contains("skipped 50 unsolved sources (astrometric_params_solved < 31)"),
+        "{text}"
+    );
 }
 
 #[test]
