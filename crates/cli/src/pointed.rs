@@ -454,6 +454,18 @@ fn write_catalogue(
         .map(|s| if s.solved { s.cov } else { [[f64::NAN; 5]; 5] })
         .collect();
     let mut solved = io::SolvedColumns::from_covariances(&covs);
+    // Gaia's flag: 31 solved (5 parameters), 0 not solved (starting values, null uncertainties)
+    solved.astrometric_params_solved = Some(
+        sol.iter()
+            .map(|s| {
+                if s.solved {
+                    io::PARAMS_SOLVED_5
+                } else {
+                    io::PARAMS_SOLVED_NONE
+                }
+            })
+            .collect(),
+    );
     solved.extra = vec![
         ("hw_mag".into(), ds.stars.hw_mag.clone()),
         (

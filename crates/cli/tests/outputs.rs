@@ -317,11 +317,20 @@ fn plots_and_reports_are_written_atomically_and_vsh_skips_unsolved_sources() {
     let t = refused(&["vsh", s(&cat), "--select", "is_qso", "--include-unsolved"]);
     assert!(t.contains("row 1") && t.contains("pmra_error"), "{t}");
 
-    // a plot that cannot be written (its temporary's name is taken by a directory): the
-    // error names the file, the plot is not there and no temporary of ours is left
+    // a full disk while a plot is written (its temporary is a link to /dev/full, where every
+    // write fails with ENOSPC; elsewhere a directory takes the temporary's name): the error
+    // names the file, the plot is not there and no temporary is left
     let out2 = dir.path().join("vsh2");
-    let blocker = out2.join(".vsh_power.png.partial");
-    std::fs::create_dir_all(&blocker).unwrap();
+    std::fs::create_dir_all(&out2).unwrap();
+    let tmp = out2.join(".vsh_field.png.partial");
+    let full = Path::new("/dev/full").exists();
+    #[cfg(unix)]
+    if full {
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+    }
+    if !full {
+        std::fs::create_dir(&tmp).unwrap();
+    }
     let t = refused(&[
         "vsh",
         s(&cat),
@@ -332,13 +341,17 @@ fn plots_and_reports_are_written_atomically_and_vsh_skips_unsolved_sources() {
         "--out",
         s(&out2),
     ]);
-    assert!(t.contains(s(&out2.join("vsh_power.png"))), "{t}");
+    assert!(t.contains(s(&out2.join("vsh_field.png"))), "{t}");
     assert!(!t.contains("Drawing backend error"), "{t}");
-    assert!(!out2.join("vsh_power.png").exists());
-    let left: Vec<PathBuf> = partials(&out2)
-        .into_iter()
-        .filter(|p| p != &blocker)
-        .collect();
+    if full {
+        assert!(t.contains("No space left on device"), "{t}");
+        assert!(
+            std::fs::symlink_metadata(&tmp).is_err(),
+            "the temporary was left"
+        );
+    }
+    assert!(!out2.join("vsh_field.png").exists());
+    let left: Vec<PathBuf> = partials(&out2).into_iter().filter(|p| p != &tmp).collect();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -313,7 +313,7 @@ fn table_error(e: IoError, format: Option<InputFormat>) -> VshError {
         },
         IoError::NotFound { path } => VshError::Io {
             path,
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         },
         IoError::Os { path, source, .. } => VshError::Io { path, source },
         IoError::Parquet { .. } | IoError::Invalid { .. } => {
