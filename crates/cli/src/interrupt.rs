@@ -40,7 +40,9 @@ fn on_ctrl_c() {
         );
         return;
     }
-    eprintln!("\ninterrupted by Ctrl-C; files being written were removed (no partial file left)");
+    eprintln!(
+        "\ninterrupted by Ctrl-C: stopped at once; no half-written file is left (files already complete are kept)"
+    );
     astrosolve_io::output::remove_temporaries_and_exit(130)
 }
 
