@@ -9,7 +9,7 @@
 //! Stops when the preconditioned residual norm √(rᵀK⁻¹r) has fallen below `tol` times that
 //! of b — the criterion of the simple iteration too ([`crate::gauss_seidel`]).
 
-use crate::chunks::dot;
+use crate::chunks::{dot, dot_and_max_abs};
 use crate::design::DesignRow;
 use crate::system::{System, Workspace};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,8 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
     let rz0 = rz;
     let mut q = vec![0.0; n];
     let mut rep = InnerReport::default();
+    // no allocation inside the iterations (up to 65536 of them)
+    rep.history.reserve(max_iter.min(1 << 16));
     if rz0 <= 0.0 || !rz0.is_finite() {
         rep.converged = rz0 == 0.0;
         return (x, rep);
@@ -69,12 +71,12 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
                 *ri -= alpha * qi;
             });
         sys.precondition(&r, &mut z);
-        let rz_new = dot(&r, &z);
+        let (rz_new, z_max) = dot_and_max_abs(&r, &z);
         let rel = (rz_new.max(0.0) / rz0).sqrt();
         rep.iterations = it;
         rep.history.push(rel);
         let go_on = on_iter(it, rel);
-        if rel < tol || max_abs(&z) < step_tol {
+        if rel < tol || z_max < step_tol {
             rep.converged = true;
             break;
         }

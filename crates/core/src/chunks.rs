@@ -5,7 +5,8 @@
 //! ([`split_by_rows`]). A pass processes the chunks in waves of as many as there are
 //! accumulator slots (threads); each chunk accumulates its global sums into one slot, and the
 //! slots are added to the total in chunk order ([`OrderedSum`]). Dot products sum fixed blocks
-//! of [`DOT_BLOCK`] elements, then the block sums in order ([`dot`]).
+//! of [`DOT_BLOCK`] elements (four interleaved lanes each), runs of blocks in order, then the
+//! runs in order; the runs depend on the length alone ([`dot`]).
 
 use rayon::prelude::*;
 use std::ops::Range;
@@ -62,23 +63,142 @@ pub fn split_mut<'s, T>(
     out
 }
 
-/// Deterministic dot product: fixed blocks summed in order.
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    if a.len() <= DOT_BLOCK {
-        return a.iter().zip(b).map(|(x, y)| x * y).sum();
+/// Most partial sums of a dot product: runs of whole blocks, one per parallel task.
+const MAX_PARTS: usize = 64;
+
+/// Σ x_i y_i of one block, in four interleaved lanes (i mod 4) added as (l₀ + l₂) + (l₁ + l₃).
+#[inline]
+fn block_dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut l = [0.0f64; 4];
+    let (xc, xr) = x.as_chunks::<4>();
+    let (yc, yr) = y.as_chunks::<4>();
+    for (a, b) in xc.iter().zip(yc) {
+        for k in 0..4 {
+            l[k] += a[k] * b[k];
+        }
     }
+    for (k, (a, b)) in xr.iter().zip(yr).enumerate() {
+        l[k] += a * b;
+    }
+    (l[0] + l[2]) + (l[1] + l[3])
+}
+
+/// Σ over the blocks of [`DOT_BLOCK`] elements of `f(block of a, block of b)`, deterministic
+/// and without allocation: the blocks are grouped into at most [`MAX_PARTS`] runs (a number
+/// fixed by the length alone), each run summed in order on one task, the runs in order.
+fn blockwise(a: &[f64], b: &[f64], f: impl Fn(&[f64], &[f64]) -> f64 + Sync) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let n_blocks = a.len().div_ceil(DOT_BLOCK);
+    if n_blocks <= 1 {
+        return f(a, b);
+    }
+    let run = n_blocks.div_ceil(MAX_PARTS) * DOT_BLOCK;
+    let mut parts = [0.0f64; MAX_PARTS];
+    parts
+        .par_iter_mut()
+        .zip(a.par_chunks(run).zip(b.par_chunks(run)))
+        .for_each(|(p, (x, y))| {
+            let mut s = 0.0;
+            for (xb, yb) in x.chunks(DOT_BLOCK).zip(y.chunks(DOT_BLOCK)) {
+                s += f(xb, yb);
+            }
+            *p = s;
+        });
     let mut s = 0.0;
-    // block sums computed in parallel, added in block order
-    let parts: Vec<f64> = a
-        .par_chunks(DOT_BLOCK)
-        .zip(b.par_chunks(DOT_BLOCK))
-        .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>())
-        .collect();
-    for p in parts {
+    for p in &parts[..a.len().div_ceil(run)] {
         s += p;
     }
     s
+}
+
+/// Deterministic dot product: fixed blocks, fixed runs of blocks, summed in order
+/// (the grouping depends on the length only, never on the threads); no allocation.
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    blockwise(a, b, block_dot)
+}
+
+/// (aᵀb as [`dot`], max_i |b_i|) in one parallel pass (the maximum is exact in any order).
+pub fn dot_and_max_abs(a: &[f64], b: &[f64]) -> (f64, f64) {
+    debug_assert_eq!(a.len(), b.len());
+    let max_abs = |y: &[f64]| y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let n_blocks = a.len().div_ceil(DOT_BLOCK);
+    if n_blocks <= 1 {
+        return (block_dot(a, b), max_abs(b));
+    }
+    let run = n_blocks.div_ceil(MAX_PARTS) * DOT_BLOCK;
+    let mut parts = [(0.0f64, 0.0f64); MAX_PARTS];
+    parts
+        .par_iter_mut()
+        .zip(a.par_chunks(run).zip(b.par_chunks(run)))
+        .for_each(|(p, (x, y))| {
+            let mut s = 0.0;
+            for (xb, yb) in x.chunks(DOT_BLOCK).zip(y.chunks(DOT_BLOCK)) {
+                s += block_dot(xb, yb);
+            }
+            *p = (s, max_abs(y));
+        });
+    let (mut s, mut m) = (0.0, 0.0f64);
+    for p in &parts[..a.len().div_ceil(run)] {
+        s += p.0;
+        m = m.max(p.1);
+    }
+    (s, m)
+}
+
+/// Most vectors [`add_projections`] handles in one pass.
+const MAX_PROJ: usize = 8;
+
+/// out += Σ_k f_k (v_kᵀ p) v_k (the frame rows of N), in two parallel passes: the dots v_kᵀp
+/// (each exactly as [`dot`]), then the update, each element adding its terms in k order (as
+/// successive axpys would).
+pub fn add_projections(vs: &[(f64, Vec<f64>)], p: &[f64], out: &mut [f64]) {
+    if vs.len() > MAX_PROJ || p.len() <= DOT_BLOCK {
+        for (f, v) in vs {
+            let s = f * dot(v, p);
+            axpy(s, v, out);
+        }
+        return;
+    }
+    let n = p.len();
+    let run = n.div_ceil(DOT_BLOCK).div_ceil(MAX_PARTS) * DOT_BLOCK;
+    let n_parts = n.div_ceil(run);
+    let mut parts = [[0.0f64; MAX_PROJ]; MAX_PARTS];
+    parts[..n_parts]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(j, part)| {
+            let r = j * run..((j + 1) * run).min(n);
+            for (k, (_, v)) in vs.iter().enumerate() {
+                let mut s = 0.0;
+                for (xb, yb) in v[r.clone()]
+                    .chunks(DOT_BLOCK)
+                    .zip(p[r.clone()].chunks(DOT_BLOCK))
+                {
+                    s += block_dot(xb, yb);
+                }
+                part[k] = s;
+            }
+        });
+    let mut sk = [0.0f64; MAX_PROJ];
+    for (k, (f, _)) in vs.iter().enumerate() {
+        let mut d = 0.0;
+        for part in &parts[..n_parts] {
+            d += part[k];
+        }
+        sk[k] = f * d;
+    }
+    out.par_chunks_mut(DOT_BLOCK)
+        .enumerate()
+        .for_each(|(bi, o)| {
+            let o0 = bi * DOT_BLOCK;
+            let len = o.len();
+            for (k, (_, v)) in vs.iter().enumerate() {
+                let s = sk[k];
+                for (y, x) in o.iter_mut().zip(&v[o0..o0 + len]) {
+                    *y += s * x;
+                }
+            }
+        });
 }
 
 /// Euclidean norm, deterministic.
@@ -104,9 +224,17 @@ impl OrderedSum {
         }
     }
 
-    /// One slot per thread of the current rayon pool.
+    /// One slot per thread of the current rayon pool (passes run in waves of that many
+    /// chunks: least memory).
     pub fn for_threads(len: usize) -> Self {
         Self::new(rayon::current_num_threads(), len)
+    }
+
+    /// One slot per chunk (at most [`MAX_CHUNKS`]): a pass is one parallel region over all its
+    /// chunks and one reduction, two synchronisations instead of two per wave. For the
+    /// solvers' passes, whose accumulators (the global unknowns) are small.
+    pub fn for_chunks(n_chunks: usize, len: usize) -> Self {
+        Self::new(n_chunks.min(MAX_CHUNKS), len)
     }
 
     pub fn len(&self) -> usize {

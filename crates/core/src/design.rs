@@ -10,6 +10,12 @@
 //! sixteen coefficients, a pointed row its exposure and detector position. Rows are kept in
 //! f32: they only steer the linear solves, residuals are recomputed in f64 by every outer
 //! iteration, so the converged solution is exact.
+//!
+//! The passes visit the rows of one source at a time through [`normal_rows`] (N p),
+//! [`product_rows`] (A x), [`transpose_rows`] (Aᵀu) and [`bidiag_rows`] (LSQR's fused step);
+//! each is compiled twice, portable and with AVX2, and chosen at run time
+//! ([`set_simd`]); the row types keep both to the same arithmetic, so the choice changes speed,
+//! never a bit of the result.
 
 /// The unit σ₀ (rad) in which the whitened rows are expressed: w = (σ₀/σ)².
 pub const SIGMA_UNIT: f64 = 1e-9;
@@ -38,6 +44,14 @@ pub trait GlobalPart {
 }
 
 /// One stored design row: its source part, its whitened residual and its global part.
+///
+/// The `*_row` methods are the per-row work of the passes; the batched functions below
+/// ([`normal_rows`], [`product_rows`], [`transpose_rows`], [`bidiag_rows`]) run them over the
+/// rows of one source, with `SIMD = true` inside a function compiled for AVX2 where the CPU
+/// has it, else with `SIMD = false`. A row type may use AVX2 intrinsics when `SIMD` is true,
+/// but both forms must do the same IEEE operations in the same order, without fused
+/// multiply–adds (Rust never contracts a·b + c on its own), so that every machine and both
+/// compilations give the same bits.
 pub trait DesignRow<const NS: usize>: GlobalPart + Copy + Default + Send + Sync {
     /// a_l,s (whitened).
     fn src(&self) -> &[f32; NS];
@@ -45,7 +59,191 @@ pub trait DesignRow<const NS: usize>: GlobalPart + Copy + Default + Send + Sync 
     fn residual(&self) -> f32;
     /// Multiplies the whole row, coefficients and residual, by s (whitening, weighting).
     fn scale(&mut self, s: f32);
+
+    /// One row of N p: v = a_gᵀ p_g + a_sᵀ p_s, then y_s += v a_s and acc += v a_g.
+    #[inline(always)]
+    fn normal_row<const SIMD: bool>(
+        &self,
+        ps: &[f64; NS],
+        pg: &[f64],
+        ys: &mut [f64; NS],
+        acc: &mut [f64],
+    ) {
+        let a = src_f64(self);
+        self.dot_axpy(pg, acc, |gv| {
+            let mut v = gv;
+            for k in 0..NS {
+                v += a[k] * ps[k];
+            }
+            for k in 0..NS {
+                ys[k] += a[k] * v;
+            }
+            v
+        });
+    }
+
+    /// a_lᵀ p = a_gᵀ p_g + a_sᵀ p_s.
+    #[inline(always)]
+    fn product_row<const SIMD: bool>(&self, ps: &[f64; NS], pg: &[f64]) -> f64 {
+        let a = src_f64(self);
+        let mut v = self.dot(pg);
+        for k in 0..NS {
+            v += a[k] * ps[k];
+        }
+        v
+    }
+
+    /// y_s += s a_s, acc += s a_g.
+    #[inline(always)]
+    fn transpose_row<const SIMD: bool>(&self, s: f64, ys: &mut [f64; NS], acc: &mut [f64]) {
+        let a = src_f64(self);
+        for k in 0..NS {
+            ys[k] += a[k] * s;
+        }
+        self.axpy(s, acc);
+    }
+
+    /// LSQR's two products fused: u ← a_lᵀ p − c u, then y_s += u a_s, acc += u a_g; returns
+    /// the new u.
+    #[inline(always)]
+    fn bidiag_row<const SIMD: bool>(
+        &self,
+        ps: &[f64; NS],
+        pg: &[f64],
+        c: f64,
+        u: &mut f64,
+        ys: &mut [f64; NS],
+        acc: &mut [f64],
+    ) -> f64 {
+        let a = src_f64(self);
+        let mut un = 0.0;
+        self.dot_axpy(pg, acc, |gv| {
+            let mut v = gv;
+            for k in 0..NS {
+                v += a[k] * ps[k];
+            }
+            let w = v - c * *u;
+            for k in 0..NS {
+                ys[k] += a[k] * w;
+            }
+            un = w;
+            w
+        });
+        *u = un;
+        un
+    }
 }
+
+/// Whether the passes may use their AVX2 compilation (0: not yet decided, 1: yes, 2: no).
+static SIMD_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Lets the passes use their AVX2 compilation where the CPU has it (`true`, the default) or
+/// keeps them on the portable one (`false`; benchmarks and the test that both give the same
+/// bits). The choice changes speed only.
+pub fn set_simd(enabled: bool) {
+    let v = if enabled && cpu_has_avx2() { 1 } else { 2 };
+    SIMD_STATE.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// True when the passes run their AVX2 compilation.
+#[inline]
+pub fn simd_enabled() -> bool {
+    match SIMD_STATE.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            set_simd(true);
+            SIMD_STATE.load(std::sync::atomic::Ordering::Relaxed) == 1
+        }
+    }
+}
+
+/// Defines a batched pass over the rows of one source twice — the portable body
+/// (`SIMD = false`) and the body with `SIMD = true` compiled with AVX2 enabled — and a
+/// dispatcher choosing at run time.
+macro_rules! batched {
+    ($(#[$m:meta])* $name:ident, $avx:ident, $body:ident,
+     ($($arg:ident : $ty:ty),*) -> $ret:ty $blk:block) => {
+        #[inline(always)]
+        fn $body<const NS: usize, R: DesignRow<NS>, const SIMD: bool>($($arg: $ty),*) -> $ret
+        $blk
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn $avx<const NS: usize, R: DesignRow<NS>>($($arg: $ty),*) -> $ret {
+            $body::<NS, R, true>($($arg),*)
+        }
+
+        $(#[$m])*
+        #[inline]
+        pub fn $name<const NS: usize, R: DesignRow<NS>>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if simd_enabled() {
+                // SAFETY: simd_enabled() is true only where the CPU has AVX2
+                return unsafe { $avx::<NS, R>($($arg),*) };
+            }
+            $body::<NS, R, false>($($arg),*)
+        }
+    };
+}
+
+batched!(
+    /// N p over the rows of one source ([`DesignRow::normal_row`]): y_s += Σ_l v_l a_l,s and
+    /// acc += Σ_l v_l a_l,g with v_l = a_lᵀ p.
+    normal_rows, normal_rows_avx2, normal_rows_body,
+    (rows: &[R], ps: &[f64; NS], pg: &[f64], ys: &mut [f64; NS], acc: &mut [f64]) -> () {
+        for r in rows {
+            r.normal_row::<SIMD>(ps, pg, ys, acc);
+        }
+    }
+);
+
+batched!(
+    /// out_l = a_lᵀ p for the rows of one source.
+    product_rows, product_rows_avx2, product_rows_body,
+    (rows: &[R], ps: &[f64; NS], pg: &[f64], out: &mut [f64]) -> () {
+        for (r, o) in rows.iter().zip(out.iter_mut()) {
+            *o = r.product_row::<SIMD>(ps, pg);
+        }
+    }
+);
+
+batched!(
+    /// y_s += Σ_l u_l a_l,s and acc += Σ_l u_l a_l,g for the rows of one source.
+    transpose_rows, transpose_rows_avx2, transpose_rows_body,
+    (rows: &[R], u: &[f64], ys: &mut [f64; NS], acc: &mut [f64]) -> () {
+        for (r, &s) in rows.iter().zip(u) {
+            r.transpose_row::<SIMD>(s, ys, acc);
+        }
+    }
+);
+
+batched!(
+    /// LSQR's fused products over the rows of one source ([`DesignRow::bidiag_row`]):
+    /// u_l ← a_lᵀ p − c u_l, y_s += Σ u_l a_l,s, acc += Σ u_l a_l,g; returns Σ u_l² (in row
+    /// order).
+    bidiag_rows, bidiag_rows_avx2, bidiag_rows_body,
+    (rows: &[R], ps: &[f64; NS], pg: &[f64], c: f64, u: &mut [f64], ys: &mut [f64; NS],
+     acc: &mut [f64]) -> f64 {
+        let mut ss = 0.0;
+        for (r, ui) in rows.iter().zip(u.iter_mut()) {
+            let w = r.bidiag_row::<SIMD>(ps, pg, c, ui, ys, acc);
+            ss += w * w;
+        }
+        ss
+    }
+);
 
 /// What the weighting needs to know of each row besides its residual.
 #[derive(Clone, Copy, Debug, Default)]

@@ -16,6 +16,11 @@
 //! var_j = Σ_k d_kj², d_k = w_k/ρ_k (section 7.7), which approaches
 //! diag((AᵀA)⁻¹) from below. The operator is abstract ([`LinearOperator`]): the whole
 //! astrometric system as rows ([`crate::rows`]), or a stored sparse matrix in benchmarks.
+//!
+//! An operator with a fused step ([`LinearOperator::fused_step`]) does both products of an
+//! iteration in one pass over A: u' = A v − (α/‖u'_prev‖) u'_prev and Aᵀu' row by row, then
+//! β = ‖u'‖, Aᵀu = Aᵀu'/β; u is kept unnormalised (u = u'/β), so no pass rescales it. The
+//! same recurrence, rounded differently from the two-product form.
 
 use crate::chunks::{dot, norm};
 use rayon::prelude::*;
@@ -28,6 +33,15 @@ pub trait LinearOperator: Sync {
     fn matvec(&self, x: &[f64], y: &mut [f64]);
     /// x = Aᵀ y.
     fn rmatvec(&self, y: &[f64], x: &mut [f64]);
+    /// Whether [`LinearOperator::fused_step`] is implemented.
+    fn has_fused_step(&self) -> bool {
+        false
+    }
+    /// u ← A x − c u, then y = Aᵀ u with the new u, in one pass over A; returns ‖u‖². Called
+    /// only where [`LinearOperator::has_fused_step`] is true.
+    fn fused_step(&self, _x: &[f64], _c: f64, _u: &mut [f64], _y: &mut [f64]) -> f64 {
+        unimplemented!("no fused step")
+    }
 }
 
 /// Parameters of LSQR (SciPy's names and defaults, except `iter_lim`).
@@ -242,7 +256,10 @@ pub fn lsqr(
             history,
         );
     }
-    let mut av = vec![0.0; m];
+    let fused = a.has_fused_step();
+    let mut av = if fused { Vec::new() } else { vec![0.0; m] };
+    // with the fused step u is kept unnormalised: the u of the algorithm is u / unorm
+    let mut unorm = 1.0;
     let mut atu = vec![0.0; n];
     let mut dk = vec![0.0; n];
     let mut itn = 0;
@@ -250,12 +267,30 @@ pub fn lsqr(
     while itn < cfg.iter_lim {
         itn += 1;
         // bidiagonalisation: β u = A v − α u,  α v = Aᵀu − β v
-        a.matvec(&v, &mut av);
-        u.par_iter_mut()
-            .zip(&av)
-            .for_each(|(ui, ai)| *ui = ai - alfa * *ui);
-        beta = norm(&u);
-        if beta > 0.0 {
+        if fused {
+            // one pass: u' = A v − α u, Aᵀu'; then β = ‖u'‖, u = u'/β, Aᵀu = Aᵀu'/β
+            let ss = a.fused_step(&v, alfa / unorm, &mut u, &mut atu);
+            beta = ss.sqrt();
+            if beta > 0.0 {
+                unorm = beta;
+                anorm = (anorm * anorm + alfa * alfa + beta * beta + dampsq).sqrt();
+                let ib = 1.0 / beta;
+                v.par_iter_mut()
+                    .zip(&atu)
+                    .for_each(|(vi, ai)| *vi = ai * ib - beta * *vi);
+                alfa = norm(&v);
+                if alfa > 0.0 {
+                    scale(&mut v, 1.0 / alfa);
+                }
+            }
+        } else {
+            a.matvec(&v, &mut av);
+            u.par_iter_mut()
+                .zip(&av)
+                .for_each(|(ui, ai)| *ui = ai - alfa * *ui);
+            beta = norm(&u);
+        }
+        if !fused && beta > 0.0 {
             scale(&mut u, 1.0 / beta);
             anorm = (anorm * anorm + alfa * alfa + beta * beta + dampsq).sqrt();
             a.rmatvec(&u, &mut atu);

@@ -6,7 +6,8 @@
 //! sources are zero), the pseudo-observations √u_k e_kᵀ g = √u_k ρ_k, the damping rows √d g_j = 0,
 //! the prior rows L_sᵀ x_s = L_sᵀ δ_s (P_s = L_sL_sᵀ), the frame rows √f_k v_kᵀ x = 0, and identity
 //! rows fixing the unknowns of unsolved sources. Nothing is stored: products are passes over
-//! the design rows like those of [`crate::system`].
+//! the design rows like those of [`crate::system`]; LSQR's two products of an iteration are
+//! one pass ([`LinearOperator::fused_step`]: u ← A x − c u, then Aᵀu, row by row).
 //!
 //! Right preconditioning Â = A P⁻¹ (x = P⁻¹ x̂): [`LsqrPreconditioner::Columns`] scales every
 //! column to unit norm (AVU-GSR); [`LsqrPreconditioner::Blocks`] (default) orthonormalises the
@@ -39,6 +40,10 @@ pub struct Rows<'s, 'd, const NS: usize, R: DesignRow<NS>> {
     /// Prior factors Lᵀ (upper, row-major) and their right-hand sides.
     prior_rows: Vec<([[f64; NS]; NS], [f64; NS])>,
     sum: Mutex<OrderedSum>,
+    /// Scratch of the fused LSQR step: the rows after the design rows.
+    extra: Mutex<Vec<f64>>,
+    /// Σu² of each chunk in the fused LSQR step, added in chunk order.
+    chunk_sq: Mutex<Vec<f64>>,
     n_design: usize,
 }
 
@@ -63,13 +68,31 @@ impl<'s, 'd, const NS: usize, R: DesignRow<NS>> Rows<'s, 'd, NS, R> {
                 (lt, rhs)
             })
             .collect();
-        Rows {
+        let mut rows = Rows {
             sys,
             inactive: (0..sys.n_src).filter(|&i| !sys.active[i]).collect(),
             prior_rows,
-            sum: Mutex::new(OrderedSum::for_threads(sys.layout.n)),
+            sum: Mutex::new(OrderedSum::for_chunks(sys.chunks.len(), sys.layout.n)),
+            extra: Mutex::new(Vec::new()),
+            chunk_sq: Mutex::new(vec![0.0; sys.chunks.len()]),
             n_design: sys.design.n_rows(),
+        };
+        let n_extra = rows.n_rows() - rows.n_design;
+        rows.extra = Mutex::new(vec![0.0; n_extra]);
+        rows
+    }
+
+    /// The design rows' part of u split along the source chunks.
+    fn design_slices<'u>(&self, u_d: &'u mut [f64]) -> Vec<&'u mut [f64]> {
+        let offs = &self.sys.design.offsets;
+        let mut slices = Vec::with_capacity(self.sys.chunks.len());
+        let mut tail: &mut [f64] = u_d;
+        for r in &self.sys.chunks {
+            let (a, b) = std::mem::take(&mut tail).split_at_mut(offs[r.end] - offs[r.start]);
+            slices.push(a);
+            tail = b;
         }
+        slices
     }
 
     fn con0(&self) -> usize {
@@ -253,41 +276,114 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
         let (x_s, x_g) = x.split_at(g0);
         let (u_d, rest) = u.split_at_mut(self.n_design);
         let offs = &sys.design.offsets;
-        let row_chunks: Vec<std::ops::Range<usize>> = sys
-            .chunks
-            .iter()
-            .map(|r| offs[r.start]..offs[r.end])
-            .collect();
-        let mut slices = Vec::with_capacity(row_chunks.len());
-        let mut tail: &mut [f64] = u_d;
-        for r in &row_chunks {
-            let (a, b) = std::mem::take(&mut tail).split_at_mut(r.len());
-            slices.push(a);
-            tail = b;
-        }
-        slices
+        self.design_slices(u_d)
             .into_par_iter()
             .zip(sys.chunks.par_iter())
             .for_each(|(ud, range)| {
                 let base = offs[range.start];
                 for i in range.clone() {
-                    let rows = sys.design.of_source(i);
                     let o = &mut ud[offs[i] - base..offs[i + 1] - base];
                     if !sys.active[i] {
                         o.iter_mut().for_each(|v| *v = 0.0);
                         continue;
                     }
-                    let xs = &x_s[NS * i..NS * i + NS];
-                    for (row, ui) in rows.iter().zip(o.iter_mut()) {
-                        let a = src_f64(row);
-                        let mut v = row.dot(x_g);
-                        for k in 0..NS {
-                            v += a[k] * xs[k];
-                        }
-                        *ui = v;
-                    }
+                    let xs: &[f64; NS] = x_s[NS * i..NS * i + NS].try_into().expect("NS");
+                    crate::design::product_rows(sys.design.of_source(i), xs, x_g, o);
                 }
             });
+        self.extra_matvec(x, rest);
+    }
+
+    /// x = Aᵀ u.
+    fn rmatvec(&self, u: &[f64], x: &mut [f64]) {
+        let sys = self.sys;
+        let g0 = sys.g0();
+        let (u_d, rest) = u.split_at(self.n_design);
+        let (x_s, x_g) = x.split_at_mut(g0);
+        let offs = &sys.design.offsets;
+        let items = split_mut(x_s, &sys.chunks, NS);
+        let mut sum = self.sum.lock().expect("lsqr workspace");
+        sum.run(items, x_g, |c, xs, acc| {
+            for (ii, i) in sys.chunks[c].clone().enumerate() {
+                let o: &mut [f64; NS] = (&mut xs[NS * ii..NS * ii + NS]).try_into().expect("NS");
+                *o = [0.0; NS];
+                if !sys.active[i] {
+                    continue;
+                }
+                let ui = &u_d[offs[i]..offs[i + 1]];
+                crate::design::transpose_rows(sys.design.of_source(i), ui, o, acc);
+            }
+        });
+        drop(sum);
+        self.extra_rmatvec(rest, x);
+    }
+
+    fn has_fused_step(&self) -> bool {
+        true
+    }
+
+    /// u ← A x − c u and y = Aᵀ u in one pass over the design rows; returns ‖u‖².
+    fn fused_step(&self, x: &[f64], c: f64, u: &mut [f64], y: &mut [f64]) -> f64 {
+        let sys = self.sys;
+        let g0 = sys.g0();
+        let (x_s, x_g) = x.split_at(g0);
+        let (u_d, u_rest) = u.split_at_mut(self.n_design);
+        let offs = &sys.design.offsets;
+        let mut chunk_sq = self.chunk_sq.lock().expect("lsqr workspace");
+        {
+            let (y_s, y_g) = y.split_at_mut(g0);
+            let items: Vec<_> = split_mut(y_s, &sys.chunks, NS)
+                .into_iter()
+                .zip(self.design_slices(u_d))
+                .zip(chunk_sq.iter_mut())
+                .collect();
+            let mut sum = self.sum.lock().expect("lsqr workspace");
+            sum.run(items, y_g, |ch, ((ys, ud), sq), acc| {
+                let base = offs[sys.chunks[ch].start];
+                let mut ss = 0.0;
+                for (ii, i) in sys.chunks[ch].clone().enumerate() {
+                    let o: &mut [f64; NS] =
+                        (&mut ys[NS * ii..NS * ii + NS]).try_into().expect("NS");
+                    *o = [0.0; NS];
+                    let ui = &mut ud[offs[i] - base..offs[i + 1] - base];
+                    if !sys.active[i] {
+                        // A x is zero on these rows, Aᵀ leaves them out
+                        for v in ui.iter_mut() {
+                            *v = 0.0 - c * *v;
+                            ss += *v * *v;
+                        }
+                        continue;
+                    }
+                    let xs: &[f64; NS] = x_s[NS * i..NS * i + NS].try_into().expect("NS");
+                    ss +=
+                        crate::design::bidiag_rows(sys.design.of_source(i), xs, x_g, c, ui, o, acc);
+                }
+                *sq = ss;
+            });
+        }
+        let mut ss = 0.0;
+        for v in chunk_sq.iter() {
+            ss += v;
+        }
+        drop(chunk_sq);
+        let mut t = self.extra.lock().expect("lsqr workspace");
+        self.extra_matvec(x, &mut t);
+        for (ui, ti) in u_rest.iter_mut().zip(t.iter()) {
+            *ui = ti - c * *ui;
+            ss += *ui * *ui;
+        }
+        drop(t);
+        self.extra_rmatvec(u_rest, y);
+        ss
+    }
+}
+
+impl<const NS: usize, R: DesignRow<NS>> Rows<'_, '_, NS, R> {
+    /// The rows after the design rows: u_rest = A_rest x.
+    fn extra_matvec(&self, x: &[f64], rest: &mut [f64]) {
+        let sys = self.sys;
+        let g0 = sys.g0();
+        let (x_s, x_g) = x.split_at(g0);
         let c = &sys.constraints;
         let (u_c, rest) = rest.split_at_mut(c.len());
         for (k, uk) in u_c.iter_mut().enumerate() {
@@ -311,33 +407,11 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
         }
     }
 
-    /// x = Aᵀ u.
-    fn rmatvec(&self, u: &[f64], x: &mut [f64]) {
+    /// x += A_restᵀ u_rest (the rows after the design rows).
+    fn extra_rmatvec(&self, rest: &[f64], x: &mut [f64]) {
         let sys = self.sys;
         let g0 = sys.g0();
-        let (u_d, rest) = u.split_at(self.n_design);
         let (x_s, x_g) = x.split_at_mut(g0);
-        let offs = &sys.design.offsets;
-        let items = split_mut(x_s, &sys.chunks, NS);
-        let mut sum = self.sum.lock().expect("lsqr workspace");
-        sum.run(items, x_g, |c, xs, acc| {
-            for (ii, i) in sys.chunks[c].clone().enumerate() {
-                let o = &mut xs[NS * ii..NS * ii + NS];
-                o.iter_mut().for_each(|v| *v = 0.0);
-                if !sys.active[i] {
-                    continue;
-                }
-                let rows = sys.design.of_source(i);
-                for (row, &ui) in rows.iter().zip(&u_d[offs[i]..offs[i + 1]]) {
-                    let a = src_f64(row);
-                    for k in 0..NS {
-                        o[k] += a[k] * ui;
-                    }
-                    row.axpy(ui, acc);
-                }
-            }
-        });
-        drop(sum);
         let c = &sys.constraints;
         let (u_c, rest) = rest.split_at(c.len());
         for (k, &uk) in u_c.iter().enumerate() {
@@ -472,5 +546,16 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Preconditioned<'_, '_
     fn rmatvec(&self, y: &[f64], x: &mut [f64]) {
         self.rows.rmatvec(y, x);
         self.solve_t(x);
+    }
+    fn has_fused_step(&self) -> bool {
+        true
+    }
+    fn fused_step(&self, x: &[f64], c: f64, u: &mut [f64], y: &mut [f64]) -> f64 {
+        let mut t = self.tmp.lock().expect("preconditioner scratch");
+        t.copy_from_slice(x);
+        self.solve(&mut t);
+        let ss = self.rows.fused_step(&t, c, u, y);
+        self.solve_t(y);
+        ss
     }
 }

@@ -83,7 +83,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
     /// Scratch for this system's passes.
     pub fn workspace(&self) -> Workspace {
         Workspace {
-            sum: OrderedSum::for_threads(self.layout.n),
+            sum: OrderedSum::for_chunks(self.chunks.len(), self.layout.n),
             tmp: vec![0.0; self.n()],
         }
     }
@@ -289,10 +289,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
     /// out = N p (frame rows included).
     pub fn apply(&self, p: &[f64], out: &mut [f64], ws: &mut Workspace) {
         self.apply_observations(p, out, ws);
-        for (f, v) in &self.frame {
-            let s = f * chunks::dot(v, p);
-            chunks::axpy(s, v, out);
-        }
+        chunks::add_projections(&self.frame, p, out);
     }
 
     /// out = N p without the frame rows.
@@ -314,19 +311,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
                     continue;
                 }
                 let mut y = [0.0; NS];
-                for row in self.design.of_source(i) {
-                    let a = src_f64(row);
-                    row.dot_axpy(p_g, acc, |gv| {
-                        let mut v = gv;
-                        for k in 0..NS {
-                            v += a[k] * ps[k];
-                        }
-                        for k in 0..NS {
-                            y[k] += a[k] * v;
-                        }
-                        v
-                    });
-                }
+                crate::design::normal_rows(self.design.of_source(i), &ps, p_g, &mut y, acc);
                 if let Some(pr) = self.prior(i) {
                     for r in 0..NS {
                         for q in 0..NS {

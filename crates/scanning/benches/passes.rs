@@ -1,13 +1,16 @@
 //! Benchmark (not a test): the cost of the solvers' passes against the machine's memory
 //! bandwidth. For ≈10⁶ and ≈10⁷ observations (AL for every source, and AC for every source):
-//! ns per observation of one CG and one LSQR iteration, the bytes each pass reads, the resident
-//! bytes per observation, and a STREAM triad measured in the same run.
+//! ns per observation of one CG and one LSQR iteration (whole iterations: the pass over the
+//! rows and the vector work), the bytes each pass reads, the resident bytes per observation,
+//! and a STREAM triad measured in the same run. CG is timed with the portable and with the
+//! AVX2 compilation of the passes (`astrosolve_core::design::set_simd`).
 //!
 //! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 to choose);
 //! figures also in target/bench/passes.json.
 
 use astrosolve_core::cg::pcg;
-use astrosolve_core::lsqr::LinearOperator;
+use astrosolve_core::design::{set_simd, simd_enabled};
+use astrosolve_core::lsqr::{lsqr, LinearOperator, LsqrConfig};
 use astrosolve_core::outer::{linearise, system};
 use astrosolve_core::rows::{Preconditioned, Rows};
 use astrosolve_core::{Design, LsqrPreconditioner, SolverConfig};
@@ -25,6 +28,13 @@ fn rss_bytes() -> u64 {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0)
         * 1024
+}
+
+/// The load averages of /proc/loadavg (1, 5, 15 min), to judge a run on a shared machine.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// STREAM triad a = b + s c on three arrays of 2²⁵ doubles (768 MiB), best of 5, GB/s
@@ -48,6 +58,35 @@ fn stream_triad() -> f64 {
     }
     std::hint::black_box(&a);
     24.0 * n as f64 / best / 1e9
+}
+
+/// Median and fastest of repeated timings (s).
+#[derive(Clone, Copy)]
+struct Stats {
+    median: f64,
+    min: f64,
+}
+
+impl Stats {
+    fn of(mut t: Vec<f64>) -> Stats {
+        t.sort_by(f64::total_cmp);
+        Stats {
+            median: t.get(t.len() / 2).copied().unwrap_or(f64::NAN),
+            min: t.first().copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    fn time(n: usize, mut f: impl FnMut()) -> Stats {
+        Stats::of(
+            (0..n)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        )
+    }
 }
 
 fn main() {
@@ -95,22 +134,64 @@ fn main() {
             let (sys, mut ws) = system(&p, &start, &design, &w).unwrap();
             let t_asm = t.elapsed().as_secs_f64();
             let n_rows = design.n_rows();
-            let iters = 20;
-            let t = Instant::now();
-            let (_, rep) = pcg(&sys, &mut ws, 0.0, 0.0, iters, &mut |_, _| true);
-            let t_cg = t.elapsed().as_secs_f64() / rep.iterations.max(1) as f64;
+            let iters: usize = std::env::var("PASSES_ITERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(40);
+            // every iteration timed on its own; the figures are the median and the fastest
+            // (the least disturbed by other processes on a shared machine)
+            let time_cg = |ws: &mut astrosolve_core::system::Workspace| {
+                let mut ts = Vec::with_capacity(iters);
+                let mut last = Instant::now();
+                pcg(&sys, ws, 0.0, 0.0, iters, &mut |_, _| {
+                    ts.push(last.elapsed().as_secs_f64());
+                    last = Instant::now();
+                    true
+                });
+                Stats::of(ts)
+            };
+            // the portable compilation of the passes, then the one the CPU allows (AVX2)
+            set_simd(false);
+            let t_cg_portable = time_cg(&mut ws);
+            set_simd(true);
+            let simd = simd_enabled();
+            let t_cg = time_cg(&mut ws);
+            // the parts of a CG iteration: N p (the pass) and z = K⁻¹ r (the preconditioner)
+            let pvec: Vec<f64> = (0..sys.n())
+                .map(|j| ((j % 13) as f64 - 6.0) * 1e-3)
+                .collect();
+            let mut qvec = vec![0.0; sys.n()];
+            let t_apply = Stats::time(iters, || sys.apply(&pvec, &mut qvec, &mut ws));
+            let t_precond = Stats::time(iters, || sys.precondition(&pvec, &mut qvec));
+            let mut gvec = pvec[sys.g0()..].to_vec();
+            let t_precond_g =
+                Stats::time(iters, || sys.blocks.solve_in_place(&sys.layout, &mut gvec));
             let rss_cg = rss_bytes();
             let rows = Rows::new(&sys);
             let pre = Preconditioned::new(&rows, LsqrPreconditioner::Blocks);
-            let (m, n) = (rows.n_rows(), rows.n_cols());
-            let mut u = vec![0.0; m];
-            let mut v: Vec<f64> = (0..n).map(|j| (j % 7) as f64 * 1e-3).collect();
-            let t = Instant::now();
-            for _ in 0..iters {
-                pre.matvec(&v, &mut u);
-                pre.rmatvec(&u, &mut v);
-            }
-            let t_lsqr = t.elapsed().as_secs_f64() / iters as f64;
+            let m = rows.n_rows();
+            let rhs = rows.rhs();
+            let lsqr_cfg = LsqrConfig {
+                atol: 0.0,
+                btol: 0.0,
+                conlim: 0.0,
+                iter_lim: iters,
+                calc_var: false,
+                ..Default::default()
+            };
+            // whole LSQR iterations (one fused pass over the rows each, and the vector work)
+            let t_lsqr = {
+                let mut ts = Vec::with_capacity(iters);
+                let mut last = Instant::now();
+                lsqr(&pre, &rhs, &lsqr_cfg, &mut |_| {}, &mut |_, _| {
+                    ts.push(last.elapsed().as_secs_f64());
+                    last = Instant::now();
+                    true
+                });
+                // the first includes the set-up (u = b, Aᵀu)
+                ts.remove(0);
+                Stats::of(ts)
+            };
             // bytes a CG pass reads: the design rows, the offsets, the source parts of p and
             // out, the global accumulators (zeroed, filled, reduced: ≈ 3 passes per chunk)
             let row_bytes = std::mem::size_of::<ScanRow>();
@@ -120,11 +201,20 @@ fn main() {
                 + 2 * 8 * NS * sys.n_src
                 + 3 * 8 * g * sys.chunks.len()) as f64;
             let t_mem = pass_bytes / (bw * 1e9);
+            // LSQR's fused pass reads the rows and reads and writes u (8 B per row each way)
+            let lsqr_bytes = pass_bytes + 16.0 * m as f64;
+            let t_mem_lsqr = lsqr_bytes / (bw * 1e9);
             // resident bytes, accounted: observation records, design rows, CG's five vectors
             let obs_bytes = n_obs * std::mem::size_of::<astrosolve_model::Observation>();
             let vec_bytes = 5 * 8 * sys.n();
+            // LSQR instead: u (8 B per row) and its five vectors of the unknowns
+            let lsqr_vec_bytes = 8 * m + 5 * 8 * sys.n();
+            // and the passes' accumulators of the global unknowns (one per chunk)
+            let acc_bytes = 8 * g * sys.chunks.len();
             let accounted =
-                (obs_bytes + design.bytes() + vec_bytes + 8 * sys.blocks.values.len()) as f64;
+                (obs_bytes + design.bytes() + vec_bytes + 8 * sys.blocks.values.len() + acc_bytes)
+                    as f64;
+            let ns = |t: f64| t / n_obs as f64 * 1e9;
             let rec = serde_json::json!({
                 "measurements": ac,
                 "n_observations": n_obs,
@@ -136,14 +226,31 @@ fn main() {
                 "simulate_s": t_sim,
                 "linearise_ns_per_row": t_lin / n_rows as f64 * 1e9,
                 "assemble_ns_per_row": t_asm / n_rows as f64 * 1e9,
-                "cg_iteration_ns_per_obs": t_cg / n_obs as f64 * 1e9,
-                "lsqr_iteration_ns_per_obs": t_lsqr / n_obs as f64 * 1e9,
+                "simd_avx2": simd,
+                "uptime_load": load_average(),
+                "cg_iteration_ns_per_obs": ns(t_cg.median),
+                "cg_iteration_ns_per_obs_fastest": ns(t_cg.min),
+                "cg_iteration_ns_per_obs_portable": ns(t_cg_portable.median),
+                "cg_iteration_ns_per_obs_portable_fastest": ns(t_cg_portable.min),
+                "cg_apply_ns_per_obs": ns(t_apply.median),
+                "cg_apply_ns_per_obs_fastest": ns(t_apply.min),
+                "cg_precondition_ns_per_obs": ns(t_precond.median),
+                "cg_precondition_global_blocks_ns_per_obs": ns(t_precond_g.median),
+                "lsqr_iteration_ns_per_obs": ns(t_lsqr.median),
+                "lsqr_iteration_ns_per_obs_fastest": ns(t_lsqr.min),
                 "pass_bytes_per_obs": pass_bytes / n_obs as f64,
+                "lsqr_pass_bytes_per_obs": lsqr_bytes / n_obs as f64,
                 "bandwidth_limit_ns_per_obs": t_mem / n_obs as f64 * 1e9,
-                "cg_pass_over_bandwidth_limit": t_cg / t_mem,
-                "lsqr_iteration_over_two_pass_limit": t_lsqr / (2.0 * t_mem),
+                "cg_pass_over_bandwidth_limit": t_cg.median / t_mem,
+                "cg_pass_over_bandwidth_limit_fastest": t_cg.min / t_mem,
+                "lsqr_iteration_over_bandwidth_limit": t_lsqr.median / t_mem_lsqr,
+                "lsqr_iteration_over_bandwidth_limit_fastest": t_lsqr.min / t_mem_lsqr,
+                "lsqr_iteration_over_two_pass_limit": t_lsqr.median / (2.0 * t_mem),
                 "row_bytes": row_bytes,
+                "observation_record_bytes": std::mem::size_of::<astrosolve_model::Observation>(),
                 "resident_accounted_bytes_per_obs": accounted / n_obs as f64,
+                "resident_accounted_bytes_per_obs_lsqr":
+                    (accounted - vec_bytes as f64 + lsqr_vec_bytes as f64) / n_obs as f64,
                 "rss_growth_bytes_per_obs": (rss_cg.saturating_sub(rss0)) as f64 / n_obs as f64,
             });
             println!("{}", serde_json::to_string_pretty(&rec).unwrap());
