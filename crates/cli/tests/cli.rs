@@ -152,6 +152,8 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
         ])
         .args(["--solver", "direct", "--min-visibility-periods", "3"])
         .args(["--min-attitude-redundancy", "0"])
+        // below the redundancy rules this mission does not converge: the files are tested here
+        .args(["--max-outer", "4", "--allow-unconverged"])
         .args(["--cov-pairs", pairs.to_str().unwrap()])
         .output()
         .unwrap();
