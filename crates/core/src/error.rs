@@ -46,6 +46,10 @@ pub enum SolveError {
     /// `allow_unconverged`, where the report's verdict says so instead.
     #[error("{0}")]
     NotConverged(String),
+    /// A linear step gave a non-finite update (non-finite values in the normal equations, or
+    /// a system too ill-conditioned for the solver): the message names the unknown.
+    #[error("{0}")]
+    NonFinite(String),
     /// Interrupted by the caller (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

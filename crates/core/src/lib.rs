@@ -38,6 +38,7 @@ pub mod covariance;
 pub mod design;
 pub mod error;
 pub mod gauss_seidel;
+pub mod gross;
 pub mod layout;
 pub mod lsqr;
 pub mod memory;
