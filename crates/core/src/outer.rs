@@ -770,6 +770,9 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
         };
         let tol = forcing.tolerance(cfg.inner_tol);
         let (dx, rep, stop, var) = inner_solve(&sys, &mut ws, cfg, tol, &mut on_iter)?;
+        if let Some(e) = crate::gross::non_finite_update(&dx, NS, n_src, &sys.layout, outer + 1) {
+            return Err(e);
+        }
         interrupted |= stopped;
         let cov: Vec<[[f64; NS]; NS]> = (0..n_src)
             .into_par_iter()
