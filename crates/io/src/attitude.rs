@@ -167,5 +167,50 @@ pub fn read_attitude(path: impl AsRef<Path>) -> Result<BSplineAttitude, IoError>
             coeffs[ku][j] = v;
         }
     }
-    Ok(BSplineAttitude { knots, coeffs })
+    let attitude = BSplineAttitude { knots, coeffs };
+    check_coefficient_norms(path, &attitude, &seen_at)?;
+    Ok(attitude)
+}
+
+/// Range of a coefficient's norm, relative to the median coefficient's, accepted on reading.
+pub const COEFF_NORM_RANGE: (f64, f64) = (0.1, 10.0);
+/// Range of the un-normalised spline quaternion's norm |Σ c_k B_k(t)| within which a solver
+/// can linearise about an attitude (a spline fitted to a unit attitude stays within 0.984–1.016
+/// on the default simulated mission, whose coefficients have norms ≈ 1.52).
+pub const SPLINE_NORM_RANGE: (f64, f64) = (0.5, 2.0);
+
+/// The spline represents a unit quaternion, normalised on evaluation (Lindegren et al. 2012,
+/// section 5.2.2); its coefficients' norms follow from the knot interval (≈ 1 for short
+/// intervals, ≈ 1.52 for half a revolution) and vary little. A coefficient whose norm is
+/// outside [`COEFF_NORM_RANGE`] times the median norm — a zero, or one off by an order of
+/// magnitude — leaves the attitude undefined or meaningless around its knot and the
+/// quaternion-norm constraint without a direction. `row_of[k]` is the 1-based row of
+/// coefficient k.
+fn check_coefficient_norms(
+    path: &Path,
+    att: &BSplineAttitude,
+    row_of: &[usize],
+) -> Result<(), IoError> {
+    let norm = |c: &[f64; 4]| c.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let norms: Vec<f64> = att.coeffs.iter().map(norm).collect();
+    let median = {
+        let mut v = norms.clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (lo, hi) = COEFF_NORM_RANGE;
+    for (k, &n) in norms.iter().enumerate() {
+        if !(lo * median..=hi * median).contains(&n) {
+            return Err(IoError::value(
+                path,
+                row_of[k],
+                "q1",
+                format!(
+                    "attitude coefficient {k} (q1..q4 of this row) has norm {n:.3e} where the median coefficient has {median:.3}: a spline fitted to a unit attitude has coefficients of similar norms (accepted: {lo}–{hi} times the median); a zero or rescaled coefficient leaves the attitude undefined around t = {} days",
+                    coeff_centre(&att.knots, k)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -126,6 +126,46 @@ impl DatasetPaths {
     }
 }
 
+/// Largest |parallax| (mas) of a starting catalogue: 10″, a star closer than 0.1 pc (the
+/// nearest, Proxima Centauri, has 768 mas).
+pub const START_PARALLAX_MAX_MAS: f64 = 1e4;
+/// Largest proper motion |µ| (mas/yr) of a starting catalogue: 100″/yr (the largest known,
+/// Barnard's star, has 10.4″/yr).
+pub const START_PM_MAX_MAS_YR: f64 = 1e5;
+
+/// A starting catalogue's parallaxes and proper motions must be physically possible: the
+/// solver linearises about them, and an absurd start (a parallax of 10⁹ mas is 4.8 rad) makes
+/// every residual of the source meaningless. `sources[i]` is data row i + 1 of `path`.
+pub fn check_start_catalogue(path: &Path, sources: &[Source]) -> Result<(), IoError> {
+    for (i, s) in sources.iter().enumerate() {
+        let p = &s.params;
+        let plx = p.parallax / MAS;
+        if plx.abs() > START_PARALLAX_MAX_MAS {
+            return Err(IoError::value(
+                path,
+                i + 1,
+                "parallax",
+                format!(
+                    "starting parallax {plx:e} mas is beyond the {START_PARALLAX_MAX_MAS:e} mas of any star (10″, closer than 0.1 pc); use 0 where the parallax is unknown: the solution determines it"
+                ),
+            ));
+        }
+        for (name, v) in [("pmra", p.pmra / MAS), ("pmdec", p.pmdec / MAS)] {
+            if v.abs() > START_PM_MAX_MAS_YR {
+                return Err(IoError::value(
+                    path,
+                    i + 1,
+                    name,
+                    format!(
+                        "starting proper motion {v:e} mas/yr is beyond the {START_PM_MAX_MAS_YR:e} mas/yr (100″/yr) of any star; use 0 where the proper motion is unknown: the solution determines it"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The calibration's model and CCD layout must be the mission's.
 fn check_calibration_vs_mission(
     path: &Path,
@@ -228,6 +268,7 @@ pub fn write_dataset(
     // check and convert everything before touching the disk
     let ref_epoch = julian_year(m.reference_epoch_jd);
     let obs = &dataset.observations.obs;
+    check_start_catalogue(&p.sources, &dataset.sources)?;
     let sources_table = catalogue::prepare(&p.sources, &dataset.sources, ref_epoch, None)?;
     let obs_file = observations::to_file(&p.observations, obs, &dataset.sources)?;
     let layout = (m.instrument.n_rows, m.instrument.n_strips);
@@ -441,6 +482,7 @@ fn read_inner(dir: &Path, mission: MissionConfig) -> Result<(Dataset, Vec<u32>, 
     }
     let ref_epoch = cat.ref_epoch;
     let sources = cat.sources;
+    check_start_catalogue(&p.sources, &sources)?;
     let attitude = read_attitude(&p.attitude)?;
     let calibration = read_calibration(&p.calibration)?;
     check_calibration_vs_mission(&p.calibration, &calibration, &mission)?;

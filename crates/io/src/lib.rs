@@ -45,20 +45,23 @@ mod table;
 pub mod tabular;
 mod toml_io;
 
-pub use attitude::{coeff_centre, read_attitude, write_attitude};
+pub use attitude::{
+    coeff_centre, read_attitude, write_attitude, COEFF_NORM_RANGE, SPLINE_NORM_RANGE,
+};
 pub use calibration::{read_calibration, term_column, write_calibration};
 pub use catalogue::{
     julian_year, read_catalogue, write_catalogue, Catalogue, SolvedColumns, PARAMS_SOLVED_5,
     PARAMS_SOLVED_6, PARAMS_SOLVED_NONE, PARAMS_SOLVED_POSITION, REF_EPOCH_TOLERANCE_YR,
 };
 pub use dataset::{
-    read_dataset, read_dataset_and_truth, read_dataset_with_mission, read_observation_truth,
-    read_truth, write_dataset, write_dataset_with_config, write_observation_truth, Dataset,
-    DatasetPaths, ObservationTruth, Truth, WriteOptions, ATTITUDE_FILE, CALIBRATION_FILE,
-    MISSION_FILE, OBSERVATIONS_FILE, OBSERVATION_TRUTH_FILE, SOURCES_FILE, TRUTH_DIR,
+    check_start_catalogue, read_dataset, read_dataset_and_truth, read_dataset_with_mission,
+    read_observation_truth, read_truth, write_dataset, write_dataset_with_config,
+    write_observation_truth, Dataset, DatasetPaths, ObservationTruth, Truth, WriteOptions,
+    ATTITUDE_FILE, CALIBRATION_FILE, MISSION_FILE, OBSERVATIONS_FILE, OBSERVATION_TRUTH_FILE,
+    SOURCES_FILE, START_PARALLAX_MAX_MAS, START_PM_MAX_MAS_YR, TRUTH_DIR,
 };
 pub use error::IoError;
-pub use observations::{read_observations, write_observations};
+pub use observations::{read_observations, write_observations, MIN_UNCERTAINTY_MAS};
 pub use output::{
     check_output_location, ensure_writable_dir, write_atomically, write_lines, write_png,
     write_text, PartialFile,

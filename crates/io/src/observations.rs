@@ -16,6 +16,24 @@ const INT8_MAX: i64 = i8::MAX as i64;
 /// Tolerance on |ac_coord| ≤ 1 (rounding in whoever computed it).
 const AC_COORD_SLACK: f64 = 1e-9;
 
+/// Smallest `eta_error` / `zeta_error` accepted (mas): 10 nano-arcseconds, three orders of
+/// magnitude below the best single measurement of any astrometric instrument (Gaia's per-CCD
+/// AL σ is ≳ 50 µas) and above the solver's floor (`astrosolve_core::robust::SIGMA_MIN`,
+/// 2 nas), so every σ read is used as given. A smaller σ is no measurement's — typically a
+/// column in rad or deg instead of mas — and would give its observation all the weight.
+pub const MIN_UNCERTAINTY_MAS: f64 = 1e-5;
+
+/// A σ (mas): finite, positive and at least [`MIN_UNCERTAINTY_MAS`].
+fn measurement_uncertainty(x: f64) -> Result<(), String> {
+    require_positive_uncertainty(x, "mas")?;
+    if x < MIN_UNCERTAINTY_MAS {
+        return Err(format!(
+            "uncertainty {x:e} mas is below the {MIN_UNCERTAINTY_MAS:e} mas (10 nano-arcseconds) a measurement can have; is the column in mas?"
+        ));
+    }
+    Ok(())
+}
+
 /// Observation columns in file units, shared by writer and reader so that both apply the
 /// same checks.
 pub(crate) struct FileObs {
@@ -93,14 +111,14 @@ pub(crate) fn validate(
         }
     })?;
     each(path, "eta_error", &c.eta_error, |_, x| {
-        require_positive_uncertainty(x, "mas")
+        measurement_uncertainty(x)
     })?;
     each(path, "zeta_error", &c.zeta_error, |i, x| {
         if c.zeta_given[i] {
             if x.is_nan() {
                 return Err("null in a required value (zeta is given)".into());
             }
-            require_positive_uncertainty(x, "mas")
+            measurement_uncertainty(x)
         } else {
             Ok(())
         }

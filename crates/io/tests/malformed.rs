@@ -518,6 +518,71 @@ fn negative_or_zero_uncertainties() {
     );
 }
 
+/// Values that parse but that no measurement or star can have (issue #14): a σ below 10
+/// nano-arcseconds, a starting parallax or proper motion beyond any star's, an attitude
+/// coefficient that leaves the spline's quaternion near zero. Each is refused on reading with
+/// its file, row and column, and by the writer before anything is written.
+#[test]
+fn absurd_values_are_refused_with_their_row() {
+    let f = Fixture::new();
+    f.edit(OBSERVATIONS_FILE, |r| {
+        set_f64(r, "eta_error", 2, Some(1e-200))
+    });
+    f.expect(r#"observations.parquet: row 2, column "eta_error": uncertainty 1e-200 mas is below the 1e-5 mas"#);
+
+    let f = Fixture::new();
+    let mut row = 0;
+    f.edit(OBSERVATIONS_FILE, |r| {
+        row = first_row_with_zeta(r, true);
+        set_f64(r, "zeta_error", row, Some(2e-9));
+    });
+    f.expect(&format!(
+        r#"observations.parquet: row {row}, column "zeta_error": uncertainty 2e-9 mas is below"#
+    ));
+
+    let f = Fixture::new();
+    f.edit(SOURCES_FILE, |r| set_f64(r, "parallax", 5, Some(1e9)));
+    f.expect(r#"sources.parquet: row 5, column "parallax": starting parallax 1e9 mas is beyond"#);
+
+    let f = Fixture::new();
+    f.edit(SOURCES_FILE, |r| set_f64(r, "pmdec", 3, Some(-2e5)));
+    f.expect(r#"sources.parquet: row 3, column "pmdec": starting proper motion -2e5 mas/yr"#);
+
+    let f = Fixture::new();
+    f.edit(ATTITUDE_FILE, |r| {
+        for q in ["q1", "q2", "q3", "q4"] {
+            set_f64(r, q, 11, Some(0.0));
+        }
+    });
+    f.expect(r#"attitude.parquet: row 11, column "q1": attitude coefficient 10 (q1..q4 of this row) has norm 0.000e0 where the median coefficient has 1.000"#);
+
+    // the writer refuses them before writing anything
+    let d = tempfile::tempdir().unwrap();
+    for change in 0..3 {
+        let (mut ds, _) = dataset_and_truth(22, 10, 200);
+        let expected = match change {
+            0 => {
+                ds.observations.obs[7].sigma_eta = 1e-200 * MAS;
+                r#"observations.parquet: row 8, column "eta_error": uncertainty 1e-200 mas is below"#
+            }
+            1 => {
+                ds.sources[4].params.parallax = 1e9 * MAS;
+                r#"sources.parquet: row 5, column "parallax": starting parallax"#
+            }
+            _ => {
+                ds.sources[1].params.pmra = 3e5 * MAS;
+                r#"sources.parquet: row 2, column "pmra": starting proper motion"#
+            }
+        };
+        let e = write_dataset(d.path(), &ds, None, &WriteOptions::default()).unwrap_err();
+        assert!(e.to_string().contains(expected), "{e}");
+        assert!(
+            std::fs::read_dir(d.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- metadata
 
 #[test]
