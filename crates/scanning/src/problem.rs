@@ -61,6 +61,68 @@ fn coefficient_norm(c: &[f64; 4]) -> f64 {
     (c[0] * c[0] + c[1] * c[1] + c[2] * c[2] + c[3] * c[3]).sqrt()
 }
 
+/// Why a starting state cannot be linearised about (None if it can): a non-finite source
+/// parameter or calibration parameter (the data-set reader refuses both), or a degenerate
+/// attitude ([`degenerate_attitude`]).
+fn invalid_start(st: &ScanState) -> Option<String> {
+    if let Some((i, p)) = st.params.iter().enumerate().find(|(_, p)| {
+        ![p.ra, p.dec, p.parallax, p.pmra, p.pmdec]
+            .iter()
+            .all(|v| v.is_finite())
+    }) {
+        return Some(format!(
+            "the starting value of source {i} is not finite ({p:?}); give every source finite starting parameters (0 for an unknown parallax or proper motion)"
+        ));
+    }
+    if let Some(k) = st.calibration.params.iter().position(|v| !v.is_finite()) {
+        return Some(format!(
+            "the starting calibration parameter {k} is {}; start from finite values (0 where unknown)",
+            st.calibration.params[k]
+        ));
+    }
+    degenerate_attitude(&st.attitude)
+}
+
+/// Why a starting attitude cannot be linearised about (None if it can): a coefficient of
+/// non-finite norm or one outside `astrosolve_io::COEFF_NORM_RANGE` times the median norm (as
+/// the data-set reader refuses it; a zero one leaves its quaternion-norm pseudo-observation
+/// without a direction), or the un-normalised spline's norm outside
+/// `astrosolve_io::SPLINE_NORM_RANGE` at a knot or a mid-interval (the attitude there is
+/// undefined or meaningless).
+fn degenerate_attitude(att: &BSplineAttitude) -> Option<String> {
+    let k = &att.knots;
+    let norms: Vec<f64> = att.coeffs.iter().map(coefficient_norm).collect();
+    let mut sorted: Vec<f64> = norms.iter().copied().filter(|n| n.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    let (lo, hi) = astrosolve_io::COEFF_NORM_RANGE;
+    if let Some(i) = norms
+        .iter()
+        .position(|&n| !(lo * median..=hi * median).contains(&n))
+    {
+        return Some(format!(
+            "the starting attitude is degenerate: spline coefficient {i} (centred at t = {} days) is {:?}, of norm {:.3e} where the median coefficient has {median:.3}; give every coefficient a quaternion of the size of its neighbours'",
+            k.t0 + (i as f64 - 1.0) * k.h,
+            att.coeffs[i],
+            norms[i]
+        ));
+    }
+    let (lo, hi) = astrosolve_io::SPLINE_NORM_RANGE;
+    for j in 0..k.n_intervals {
+        for u in [0.0, 0.5] {
+            let t = k.t0 + (j as f64 + u) * k.h;
+            let n = coefficient_norm(&att.unnormalised(t).0);
+            if !(lo..=hi).contains(&n) {
+                return Some(format!(
+                    "the starting attitude is degenerate: its spline quaternion has norm {n:.3} at t = {t} days (coefficients {j}..{}), outside {lo}–{hi}; a spline fitted to a unit attitude stays near 1",
+                    j + 3
+                ));
+            }
+        }
+    }
+    None
+}
+
 impl<'a> ScanningProblem<'a> {
     /// One AL row per observation, then one AC row where ζ was measured, source by source.
     pub fn new(
@@ -281,6 +343,9 @@ impl Problem<NS> for ScanningProblem<'_> {
         rows_per_block: &[usize],
         cfg: &SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
+        if let Some(why) = invalid_start(&self.start) {
+            return Err(SolveError::Undetermined(why));
+        }
         let n_coef = self.start.attitude.coeffs.len();
         // the attitude is block 0 (one banded block); AC measurements fix the rotations the
         // AL ones cannot see, so they need a third of the redundancy on their own
