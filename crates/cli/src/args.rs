@@ -137,6 +137,12 @@ pub struct SolveArgs {
     /// Overwrite existing outputs in OUT.
     #[arg(long)]
     pub force: bool,
+    /// Continue from OUT/checkpoint.bin, the state a solve of the same data set with the same
+    /// solver flags left after its last outer iteration (killed or stopped); --max-outer may
+    /// be raised. Refused when the checkpoint is missing, truncated, corrupt, or from other
+    /// data or flags.
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub solver: SolverOptions,
 }

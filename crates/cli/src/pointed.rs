@@ -14,8 +14,10 @@ use astrosolve_model::source::{Source, SourceParams};
 use astrosolve_pointed::compare::PARAM_NAMES;
 use astrosolve_pointed::report::{TradeOff, HW_BINS, PARALLAX_GOAL_UAS};
 use astrosolve_pointed::{
-    solve_global, solve_plates, trade_off, PlateConfig, PointedReport, Problem, SourceSolution,
+    solve_global, solve_global_resumable, solve_plates, trade_off, PlateConfig, PointedReport,
+    Problem, SourceSolution,
 };
+use astrosolve_scanning::run;
 use astrosolve_sim::jasmine::{simulate_jasmine, JasmineSimConfig};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,7 @@ pub struct JasmineFile {
 }
 
 /// Files `solve` writes for a JASMINE-like data set.
-pub const SOLUTION_FILES: [&str; 7] = [
+pub const SOLUTION_FILES: [&str; 8] = [
     "catalogue_plate.parquet",
     "catalogue_global.parquet",
     "exposures_global.parquet",
@@ -46,6 +48,17 @@ pub const SOLUTION_FILES: [&str; 7] = [
     "report.json",
     "parallax_vs_hw.png",
     "pm_vs_hw.png",
+    run::CHECKPOINT_FILE,
+];
+
+/// The files of a pointed data set the global solution depends on (a checkpoint's data
+/// fingerprint; the reference catalogue may be absent).
+const INPUT_FILES: [&str; 5] = [
+    io::MISSION_FILE,
+    io::EXPOSURES_FILE,
+    io::IMAGES_FILE,
+    io::STARS_FILE,
+    io::REFERENCE_CATALOGUE_FILE,
 ];
 
 pub fn simulate(a: &SimulateArgs) -> Res {
@@ -133,7 +146,20 @@ pub fn solve(a: &SolveArgs) -> Res {
     if opts.cov_pairs.is_some() {
         return Err("--cov-pairs is available for scanning data sets only; for a pointed survey the direct solver writes every star's full covariance into catalogue_global.parquet".into());
     }
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force, &[&a.dir])?;
+    // resuming finishes the solve whose checkpoint OUT holds: its outputs may be replaced
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force || a.resume, &[&a.dir])?;
+    let cfg = opts.core_config(SolverConfig::pointed());
+    // checkpoints of the global solution (the plate solutions are recomputed on --resume)
+    let ck = run::Checkpointing::new(
+        &a.out,
+        &a.dir,
+        &INPUT_FILES,
+        astrosolve_core::checkpoint::config_fingerprint(&cfg, b"pointed global"),
+        a.resume,
+    )?;
+    if !a.resume {
+        ck.remove()?;
+    }
     let ds = io::read_pointed_dataset(&a.dir)?;
     let truth = io::read_pointed_truth(&a.dir, &ds)?;
     println!(
@@ -188,9 +214,10 @@ pub fn solve(a: &SolveArgs) -> Res {
     );
 
     // (b) global, self-calibrated: the core's solver of --solver
-    let cfg = opts.core_config(SolverConfig::pointed());
     let pb = bar(cfg.max_outer as u64, "global");
-    let global = solve_global(&p, None, &cfg, &mut solver_events(&pb))?;
+    let global = ck.run(|from, save| {
+        solve_global_resumable(&p, None, &cfg, &mut solver_events(&pb), from, save)
+    })?;
     pb.finish_and_clear();
     let r = &global.report.solve;
     if r.verdict != astrosolve_core::outer::CONVERGED {
@@ -363,6 +390,8 @@ pub fn solve(a: &SolveArgs) -> Res {
     if let Some(t) = &tr {
         print_trade_off(t);
     }
+    // the solution is written: its checkpoint is no longer needed
+    ck.remove()?;
     println!(
         "wrote {}/{{catalogue_plate,catalogue_global,exposures_global,distortion_global}}.parquet, report.json and plots",
         a.out.display()

@@ -56,7 +56,12 @@ fn scan_config(opts: &SolverOptions) -> ScanConfig {
     }
 }
 
-fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
+fn solve_problem(
+    p: &Problem,
+    opts: &SolverOptions,
+    out: &Path,
+    ck: Option<&run::Checkpointing>,
+) -> Res {
     opts.check_direct_flags()?;
     let cfg = scan_config(opts);
     // refused here, before the work, when the frame cannot be fixed
@@ -76,12 +81,19 @@ fn solve_problem(p: &Problem, opts: &SolverOptions, out: &Path) -> Res {
             )
         });
     }
-    let sol = run::solve(p, &cfg, &mut solver_events(&pb))?;
+    let sol = match ck {
+        Some(ck) => run::solve_checkpointed(p, &cfg, &mut solver_events(&pb), ck)?,
+        None => run::solve(p, &cfg, &mut solver_events(&pb))?,
+    };
     pb.finish_and_clear();
     write_solution(p, &sol, out)?;
     if let Some(pairs) = pairs {
         crate::covariance::write_pairs(&out.join("covariance_pairs.csv"), &sol, p, &pairs)?;
         println!("wrote {}/covariance_pairs.csv", out.display());
+    }
+    // the solution is written: its checkpoint is no longer needed
+    if let Some(ck) = ck {
+        ck.remove()?;
     }
     Ok(())
 }
@@ -193,7 +205,19 @@ fn print_summary(sol: &Solution, c: Option<&truth::TruthComparison>) {
 }
 
 pub fn solve(a: &SolveArgs) -> Res {
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force, &[&a.dir])?;
+    // resuming finishes the solve whose checkpoint OUT holds: its outputs may be replaced
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force || a.resume, &[&a.dir])?;
+    let ck = run::Checkpointing::new(
+        &a.out,
+        &a.dir,
+        &run::INPUT_FILES,
+        run::config_fingerprint(&scan_config(&a.solver)),
+        a.resume,
+    )?;
+    if !a.resume {
+        // a checkpoint of an earlier solve (--force) is not resumed from by accident
+        ck.remove()?;
+    }
     let p = Problem::read(&a.dir)?;
     println!(
         "read {} sources and {} observations from {}",
@@ -201,7 +225,7 @@ pub fn solve(a: &SolveArgs) -> Res {
         p.ds.observations.len(),
         a.dir.display()
     );
-    solve_problem(&p, &a.solver, &a.out)
+    solve_problem(&p, &a.solver, &a.out, Some(&ck))
 }
 
 pub fn demo(a: &DemoArgs) -> Res {
@@ -210,5 +234,5 @@ pub fn demo(a: &DemoArgs) -> Res {
     let sim = run_simulation(&file)?;
     write_simulation(&a.out.join("data"), &file, &sim, a.force)?;
     let p = Problem::from_simulation(&sim);
-    solve_problem(&p, &a.solver, &a.out)
+    solve_problem(&p, &a.solver, &a.out, None)
 }

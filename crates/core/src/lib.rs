@@ -31,6 +31,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod cg;
+pub mod checkpoint;
 pub mod chunks;
 pub mod config;
 pub mod constraints;
@@ -54,8 +55,8 @@ pub use design::{Design, DesignRow, GlobalPart, RowMeta, SIGMA_UNIT, W_SCALE};
 pub use error::SolveError;
 pub use layout::{BlockKind, GlobalLayout};
 pub use outer::{
-    solve, FrameContext, FrameFix, OuterRecord, Problem, Progress, Solution, SolveReport,
-    SourceResult,
+    solve, solve_resumable, FrameContext, FrameFix, OuterRecord, Problem, Progress, Solution,
+    SolveReport, SourceResult,
 };
 pub use robust::{Downweight, RobustConfig, SolvableRule, SourceWeighting};
 pub use rows::LsqrPreconditioner;

@@ -14,6 +14,7 @@
 //! and priors, its frame handling, and how an update changes its state.
 
 use crate::cg::{pcg, InnerReport};
+use crate::checkpoint::{Checkpoint, CheckpointRef};
 use crate::chunks::{split_by_rows, split_mut};
 use crate::config::{Method, SolverConfig};
 use crate::constraints::{Constraints, SourcePrior};
@@ -688,9 +689,16 @@ fn diverging(
             )
         })
         .unwrap_or_default();
+    // the start-up screening's diagnosis of a starting point far from the data
+    let start = red
+        .and_then(|r| r.screening.as_ref())
+        .and_then(|s| s.start_diagnosis())
+        .map(|d| format!("the starting point may be too far from the solution for the linearisation to hold — {d} — or "))
+        .unwrap_or_default();
     Some(format!(
-        "the solution diverges: the largest update grew to {last:.3e} µas at outer iteration {n} (updates {}): the data do not determine the unknowns well enough{figures}, so nothing was written. Require more visibility periods per source (--min-visibility-periods, now {}), or observe longer or more often",
+        "the solution diverges: the largest update grew to {last:.3e} µas at outer iteration {n} (updates {}): {start}the data do not determine the unknowns well enough{figures}, so nothing was written. {}Require more visibility periods per source (--min-visibility-periods, now {}), or observe longer or more often",
         u.iter().map(|v| format!("{v:.1e}")).collect::<Vec<_>>().join(", "),
+        if start.is_empty() { "" } else { "Correct those starting values, or " },
         cfg.solvable.min_visibility_periods
     ))
 }
@@ -701,6 +709,23 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
     start: P::State,
     cfg: &SolverConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<Solution<P::State, NS>, SolveError> {
+    solve_resumable(p, start, cfg, progress, None, &mut |_| true)
+}
+
+/// [`solve`], resumed from the checkpoint `from` (taken from a solve of the same problem from
+/// the same `start` and configuration) and handing `save` a checkpoint after every outer
+/// iteration that another follows ([`crate::checkpoint`]); `save` returns false to stop the
+/// solve (then `SolveError::Interrupted`; the caller knows why). The screening of gross
+/// outliers is recomputed from `start`; everything else the loop carries comes from `from`,
+/// so the resumed solve ends bit-for-bit where the uninterrupted one ends.
+pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
+    p: &P,
+    start: P::State,
+    cfg: &SolverConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+    from: Option<Checkpoint<P::State>>,
+    save: &mut dyn FnMut(&CheckpointRef<P::State>) -> bool,
 ) -> Result<Solution<P::State, NS>, SolveError> {
     if cfg.max_outer == 0 {
         return Err(SolveError::Config(
@@ -731,7 +756,26 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
     let mut settled = false;
     // gross outliers at the starting point, left out of every step (robust solves)
     let screen = cfg.robust.then(|| crate::gross::screen(p, &state));
-    for outer in 0..cfg.max_outer {
+    let mut first = 0;
+    if let Some(ck) = from {
+        if ck.outer_iterations >= cfg.max_outer {
+            return Err(SolveError::Config(format!(
+                "the checkpoint holds {} outer iterations and max_outer is {}: raise max_outer (--max-outer) to go on",
+                ck.outer_iterations, cfg.max_outer
+            )));
+        }
+        first = ck.outer_iterations;
+        state = ck.state;
+        history = ck.history;
+        forcing = Forcing {
+            updates: ck.forcing_updates,
+            last: ck.forcing_last,
+        };
+        settled = ck.settled;
+        robust_iterations = ck.robust_iterations;
+        redundancy_report = Some(ck.redundancy);
+    }
+    for outer in first..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && settled;
         let weights = linearise_screened(p, &state, &mut design, robust_now, cfg, screen.as_ref());
@@ -743,13 +787,13 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
             }
             red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block, cfg)?;
             if let Some(s) = &screen {
-                red.warnings.extend(s.warning());
+                red.warnings.extend(s.warnings());
                 red.screening = Some(s.clone());
             }
             redundancy_report = Some(red);
         }
         let (sys, mut ws) = system(p, &state, &design, &weights)?;
-        if outer == 0 && cfg.method == Method::Direct && avail.bytes.is_some() {
+        if outer == first && cfg.method == Method::Direct && avail.bytes.is_some() {
             // the direct solver's source couplings are known now, before the first assembly
             let sizes = crate::memory::Sizes {
                 frame_rows: sys.frame.len(),
@@ -834,6 +878,24 @@ pub fn solve<const NS: usize, P: Problem<NS>>(
         if max_update / UAS < cfg.outer_tol_uas && (!cfg.robust || robust_iterations >= 2) {
             converged = true;
             break;
+        }
+        // the state to go on from, when another outer iteration follows
+        if outer + 1 < cfg.max_outer {
+            if let Some(red) = &redundancy_report {
+                let ck = CheckpointRef {
+                    outer_iterations: outer + 1,
+                    state: &state,
+                    history: &history,
+                    forcing_updates: &forcing.updates,
+                    forcing_last: forcing.last,
+                    settled,
+                    robust_iterations,
+                    redundancy: red,
+                };
+                if !save(&ck) {
+                    return Err(SolveError::Interrupted);
+                }
+            }
         }
         if !go_on {
             return Err(SolveError::Interrupted);

@@ -4,6 +4,7 @@
 
 use crate::problem::{GlobalProblem, State};
 use crate::{Problem, SourceSolution};
+use astrosolve_core::checkpoint::{Checkpoint, CheckpointRef};
 use astrosolve_core::{Progress, SolveError, SolveReport, SolverConfig};
 use astrosolve_model::pointed::{Distortion, N_SRC};
 use serde::{Deserialize, Serialize};
@@ -41,9 +42,22 @@ pub fn solve_global(
     cfg: &SolverConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<GlobalSolution, SolveError> {
+    solve_global_resumable(p, start, cfg, progress, None, &mut |_| true)
+}
+
+/// [`solve_global`], resumed from the checkpoint `from` and handing `save` a checkpoint after
+/// every outer iteration that another follows (`astrosolve_core::solve_resumable`).
+pub fn solve_global_resumable(
+    p: &Problem,
+    start: Option<State>,
+    cfg: &SolverConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+    from: Option<Checkpoint<State>>,
+    save: &mut dyn FnMut(&CheckpointRef<State>) -> bool,
+) -> Result<GlobalSolution, SolveError> {
     let gp = GlobalProblem::new(p);
     let start = start.unwrap_or_else(|| p.start_state());
-    let sol = astrosolve_core::solve(&gp, start, cfg, progress)?;
+    let sol = astrosolve_core::solve_resumable(&gp, start, cfg, progress, from, save)?;
     let images: Vec<usize> = {
         let mut n = vec![0usize; p.n_sources];
         for o in &p.obs {

@@ -27,7 +27,7 @@ use astrosolve_model::pointed::{Exposure, PointedModel, PointedObs, RefStar, N_S
 use serde::{Deserialize, Serialize};
 
 pub use compare::{by_magnitude, compare, Comparison, MagBin, ParamStats};
-pub use global::{solve_global, GlobalReport, GlobalSolution};
+pub use global::{solve_global, solve_global_resumable, GlobalReport, GlobalSolution};
 pub use plate::{solve_plates, PlateConfig, PlateSolution};
 pub use problem::{param_diff, GlobalProblem, State};
 pub use report::{trade_off, PointedReport, TradeOff};

@@ -34,7 +34,7 @@ pub const W_GAUGE: f64 = 1.0;
 pub const GAUGE_DETECTOR: usize = 0;
 
 /// Current values of all parameters.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     pub sources: Vec<[f64; N_SRC]>,
     pub attitude: Vec<[f64; N_ATT]>,

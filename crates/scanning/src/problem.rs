@@ -38,7 +38,7 @@ pub const DAMPING: f64 = 1e-6;
 pub const ATTITUDE_KD: usize = 15;
 
 /// The parameters of a scanning solution.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanState {
     pub params: Vec<SourceParams>,
     pub attitude: BSplineAttitude,

@@ -7,6 +7,7 @@ use crate::frame::{FrameMode, FrameReference};
 use crate::solution::Solution;
 use crate::solve::ScanConfig;
 use crate::truth::{self, TruthComparison};
+use astrosolve_core::checkpoint::{self, Checkpoint, CheckpointRef, Fingerprint};
 use astrosolve_core::{Progress, SolveError, SolveReport};
 use astrosolve_io::{self as io, Dataset, IoError, Truth, WriteOptions};
 use astrosolve_model::source::{ReferencePosition, Source};
@@ -15,8 +16,10 @@ use astrosolve_model::{
     quat, BSplineAttitude, GaiaL2Ephemeris, GaiaModel, MissionConfig, TabulatedEphemeris,
 };
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,15 +82,171 @@ impl MissionFile {
 /// The files a data set must not already hold (unless forced) before a simulation.
 pub const DATASET_FILES: [&str; 3] = [io::MISSION_FILE, io::OBSERVATIONS_FILE, io::SOURCES_FILE];
 
-/// The files of a solution written by the command line (the first four by [`write_solution`]).
-pub const SOLUTION_FILES: [&str; 6] = [
+/// The files of a solution written by the command line (the first four by [`write_solution`]),
+/// and the checkpoint a solve leaves while it runs.
+pub const SOLUTION_FILES: [&str; 7] = [
     "catalogue.parquet",
     "attitude.parquet",
     "calibration.parquet",
     "report.json",
     "convergence.png",
     "parallax_vs_magnitude.png",
+    CHECKPOINT_FILE,
 ];
+
+/// The checkpoint a solve leaves in its output directory after every outer iteration that
+/// another follows, removed once the solution is written (docs/solvers.md, "Checkpoint and
+/// resume"; format: `astrosolve_core::checkpoint`).
+pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
+
+/// The files of a scanning data set the solution depends on (a checkpoint's data
+/// fingerprint; reference_positions.parquet may be absent).
+pub const INPUT_FILES: [&str; 6] = [
+    io::MISSION_FILE,
+    io::OBSERVATIONS_FILE,
+    io::SOURCES_FILE,
+    io::ATTITUDE_FILE,
+    io::CALIBRATION_FILE,
+    io::REFERENCE_FILE,
+];
+
+/// The checkpoints of a solve: where they are written, what they were computed from, and
+/// whether the solve resumes from the one there. The run layer writes and reads the files;
+/// the core hands over the state ([`astrosolve_core::solve_resumable`]).
+#[derive(Clone, Debug)]
+pub struct Checkpointing {
+    pub path: PathBuf,
+    pub fingerprint: Fingerprint,
+    pub resume: bool,
+}
+
+impl Checkpointing {
+    /// Checkpoints in `out` of a solve of the files `files` of the data set `dir` (their
+    /// names, sizes and contents are hashed) with the configuration fingerprint `config`.
+    pub fn new(
+        out: &Path,
+        dir: &Path,
+        files: &[&str],
+        config: u64,
+        resume: bool,
+    ) -> Result<Self, RunError> {
+        let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(f)).collect();
+        let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+        let ck = Checkpointing {
+            path: out.join(CHECKPOINT_FILE),
+            fingerprint: Fingerprint { data: 0, config },
+            resume,
+        };
+        if resume && !ck.path.exists() {
+            return Err(ck.missing());
+        }
+        let data = checkpoint::fingerprint_files(&refs)?;
+        Ok(Checkpointing {
+            fingerprint: Fingerprint { data, config },
+            ..ck
+        })
+    }
+
+    fn missing(&self) -> RunError {
+        RunError::Other(format!(
+            "{}: no checkpoint to resume from (a solve leaves one in its output directory after each outer iteration, until its solution is written); solve without --resume",
+            self.path.display()
+        ))
+    }
+
+    /// The checkpoint to resume from (None when not resuming): refused when missing,
+    /// truncated, corrupt, or from another data set or configuration; errors name the file.
+    pub fn load<S: DeserializeOwned>(&self) -> Result<Option<Checkpoint<S>>, RunError> {
+        if !self.resume {
+            return Ok(None);
+        }
+        let path = &self.path;
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.missing()),
+            Err(e) => {
+                return Err(RunError::Io(IoError::Os {
+                    path: path.clone(),
+                    action: "read",
+                    source: e,
+                }))
+            }
+        };
+        checkpoint::decode(&bytes, &self.fingerprint)
+            .map(Some)
+            .map_err(|e| {
+                RunError::Other(format!(
+                    "{} {e}: cannot resume from it; solve without --resume (with --force to replace it) to start afresh",
+                    path.display()
+                ))
+            })
+    }
+
+    /// Writes a checkpoint through a temporary file and a rename, synced to disk.
+    pub fn save<S: Serialize>(&self, ck: &CheckpointRef<S>) -> Result<(), RunError> {
+        let path = &self.path;
+        let bytes = checkpoint::encode(ck, &self.fingerprint)
+            .map_err(|e| RunError::Other(format!("{}: cannot encode: {e}", path.display())))?;
+        let os = |source| IoError::Os {
+            path: path.clone(),
+            action: "write",
+            source,
+        };
+        io::write_atomically(path, true, |mut f| {
+            f.write_all(&bytes).map_err(os)?;
+            f.sync_data().map_err(os)
+        })?;
+        Ok(())
+    }
+
+    /// Removes the checkpoint (once the solution is written).
+    pub fn remove(&self) -> Result<(), RunError> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RunError::Io(IoError::Os {
+                path: self.path.clone(),
+                action: "remove",
+                source: e,
+            })),
+        }
+    }
+
+    /// Runs `solve` with this checkpointing: the checkpoint to resume from and a saver that
+    /// writes every checkpoint; a failed write stops the solve with its error.
+    pub fn run<S: Serialize + DeserializeOwned, T>(
+        &self,
+        solve: impl FnOnce(
+            Option<Checkpoint<S>>,
+            &mut dyn FnMut(&CheckpointRef<S>) -> bool,
+        ) -> Result<T, SolveError>,
+    ) -> Result<T, RunError> {
+        let from = self.load::<S>()?;
+        let mut failed: Option<RunError> = None;
+        let r = solve(from, &mut |ck| match self.save(ck) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        });
+        match (r, failed) {
+            (Ok(t), _) => Ok(t),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+}
+
+/// Fingerprint of the scanning settings that change the solution (the core's and the frame
+/// mode).
+pub fn config_fingerprint(cfg: &ScanConfig) -> u64 {
+    let frame: &[u8] = match cfg.frame {
+        FrameMode::Gaia => b"frame gaia",
+        FrameMode::MinNorm => b"frame min-norm",
+    };
+    checkpoint::config_fingerprint(&cfg.solver, frame)
+}
 
 /// Prepares the output directory `dir` before any work: refuses it when it is, is inside or
 /// contains one of the input directories in `inputs`, or contains one of the input files in
@@ -337,6 +496,32 @@ pub fn solve(
         cfg,
         progress,
     )?)
+}
+
+/// [`solve`] with checkpoints after every outer iteration, resumed from the one in the
+/// output directory when `ck.resume` ([`Checkpointing`]).
+pub fn solve_checkpointed(
+    p: &Problem,
+    cfg: &ScanConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+    ck: &Checkpointing,
+) -> Result<Solution, RunError> {
+    let fr = p.frame_reference(cfg.frame)?;
+    let model = p.model();
+    ck.run(|from, save| {
+        crate::solve::solve_resumable(
+            &model,
+            &p.ds.observations,
+            &p.ds.sources,
+            &p.ds.attitude,
+            &p.ds.calibration,
+            &fr,
+            cfg,
+            progress,
+            from,
+            save,
+        )
+    })
 }
 
 /// report.json: the solver's own record (solver, convergence, iterations, counts, timing,

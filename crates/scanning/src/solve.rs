@@ -4,6 +4,7 @@ use crate::frame::{self, FrameMode, FrameReference};
 use crate::problem::{ScanState, ScanningProblem};
 use crate::row::NS;
 use crate::solution::{Solution, SourceResult};
+use astrosolve_core::checkpoint::{Checkpoint, CheckpointRef};
 use astrosolve_core::{Progress, SolveError, SolverConfig};
 use astrosolve_model::source::Source;
 use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet};
@@ -36,6 +37,35 @@ pub fn solve(
     cfg: &ScanConfig,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Solution, SolveError> {
+    solve_resumable(
+        model,
+        obs,
+        start_sources,
+        start_attitude,
+        start_calibration,
+        frame_ref,
+        cfg,
+        progress,
+        None,
+        &mut |_| true,
+    )
+}
+
+/// [`solve`], resumed from the checkpoint `from` and handing `save` a checkpoint after every
+/// outer iteration that another follows (`astrosolve_core::solve_resumable`).
+#[allow(clippy::too_many_arguments)]
+pub fn solve_resumable(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    start_sources: &[Source],
+    start_attitude: &BSplineAttitude,
+    start_calibration: &Calibration,
+    frame_ref: &FrameReference,
+    cfg: &ScanConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+    from: Option<Checkpoint<ScanState>>,
+    save: &mut dyn FnMut(&CheckpointRef<ScanState>) -> bool,
+) -> Result<Solution, SolveError> {
     if start_sources.len() != obs.n_sources() {
         return Err(SolveError::Config(format!(
             "{} sources but observations of {}",
@@ -49,7 +79,8 @@ pub fn solve(
         calibration: start_calibration.clone(),
     };
     let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref);
-    let mut sol = astrosolve_core::solve(&problem, start, &cfg.solver, progress)?;
+    let mut sol =
+        astrosolve_core::solve_resumable(&problem, start, &cfg.solver, progress, from, save)?;
     sol.report
         .warnings
         .extend(frame_ref.warnings.iter().cloned());
