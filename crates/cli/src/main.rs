@@ -85,11 +85,18 @@ fn main() {
         if interrupt::is_interrupted_solve(e.as_ref()) {
             // a solver stopped by Ctrl-C: nothing of the solution was written
             let (out, what) = match &cli.command {
-                Command::Solve(a) => (a.out.as_path(), "nothing"),
+                Command::Solve(a) => (a.out.as_path(), "nothing of the solution"),
                 Command::Demo(a) => (a.out.as_path(), "no solution"),
                 _ => (Path::new("."), "nothing"),
             };
             eprintln!("{}", interrupt::stopped_message(out, what));
+            let ckp = out.join(astrosolve_scanning::run::CHECKPOINT_FILE);
+            if matches!(&cli.command, Command::Solve(_)) && ckp.exists() {
+                eprintln!(
+                    "{} holds the last completed outer iteration: the same command with --resume continues from it",
+                    ckp.display()
+                );
+            }
             std::process::exit(130);
         }
         eprintln!("error: {e}");

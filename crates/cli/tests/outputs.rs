@@ -428,15 +428,26 @@ fn ctrl_c_stops_cleanly_with_a_message_and_nothing_written() {
     assert_eq!(st.code(), Some(130), "{stdout}{stderr}");
     assert!(
         stderr.contains("interrupted by Ctrl-C after outer iteration")
-            && stderr.contains(&format!("nothing was written to {}", out.display())),
+            && stderr.contains(&format!(
+                "nothing of the solution was written to {}",
+                out.display()
+            )),
         "{stderr}"
     );
     assert!(
         !stderr.contains("error:") && !stderr.contains("panicked"),
         "{stderr}"
     );
-    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    // nothing of the solution; the checkpoint of the completed outer iteration stays for --resume
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "checkpoint.bin")
+        .collect();
     assert!(left.is_empty(), "files left in {}: {left:?}", out.display());
+    if out.join("checkpoint.bin").exists() {
+        assert!(stderr.contains("--resume continues from it"), "{stderr}");
+    }
     assert_eq!(hashes(&sim), before);
     eprintln!(
         "solve stopped {:.1} s after Ctrl-C",
