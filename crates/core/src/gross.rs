@@ -78,6 +78,27 @@ pub struct GrossRow {
     pub sigma_uas: Option<f64>,
 }
 
+/// Suspect sources listed one by one.
+pub const MAX_LISTED_SOURCES: usize = 10;
+
+/// A time interval whose residuals at the start are far beyond the others'.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuspectSpan {
+    /// First and last observation time (days).
+    pub t0: f64,
+    pub t1: f64,
+    /// Largest median |r| of its spans (µas).
+    pub median_residual_uas: f64,
+}
+
+/// A source whose residuals at the start are far beyond the others'.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuspectSource {
+    pub source: usize,
+    /// Median |r| of its primary rows (µas).
+    pub median_residual_uas: f64,
+}
+
 /// The outcome of the screening at the start.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Screening {
@@ -89,6 +110,17 @@ pub struct Screening {
     pub n_bad_sigma: usize,
     /// The first [`MAX_LISTED`] of them, in row order.
     pub rows: Vec<GrossRow>,
+    /// Median |r| and median σ of the usable primary rows at the start (µas).
+    pub median_residual_uas: f64,
+    pub median_sigma_uas: f64,
+    /// Time intervals whose median |r| (primary rows) exceeds [`GROSS_FACTOR`] times the
+    /// median residual plus the median σ: where the starting attitude (or calibration) is
+    /// probably wrong.
+    pub suspect_spans: Vec<SuspectSpan>,
+    /// Sources whose median |r| exceeds that likewise (starting values probably wrong): their
+    /// number and the first [`MAX_LISTED_SOURCES`], largest first.
+    pub n_suspect_sources: usize,
+    pub suspect_sources: Vec<SuspectSource>,
     /// Global indices of the rows rejected for their residual, sorted.
     #[serde(skip)]
     rejected: Vec<usize>,
@@ -107,8 +139,60 @@ impl Screening {
         &self.rejected
     }
 
-    /// One line for the report's warnings, when any row is not used.
-    pub fn warning(&self) -> Option<String> {
+    /// Where the starting point is far from the data (None if nowhere): time intervals and
+    /// sources whose median residual exceeds [`GROSS_FACTOR`] times the median residual plus
+    /// the median σ — a wrong starting attitude or catalogue entry, which a Gauss–Newton step
+    /// may not recover from.
+    pub fn start_diagnosis(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let scale = format!(
+            "{GROSS_FACTOR:.0} × the median residual {:.3e} µas plus the median σ {:.3e} µas",
+            self.median_residual_uas, self.median_sigma_uas
+        );
+        if let Some(worst) = self
+            .suspect_spans
+            .iter()
+            .max_by(|a, b| a.median_residual_uas.total_cmp(&b.median_residual_uas))
+        {
+            let n = self.suspect_spans.len();
+            parts.push(format!(
+                "the residuals exceed {scale} in {n} time interval{} (worst: median {:.3e} µas in [{:.4}, {:.4}] days), so the starting attitude or calibration there is probably wrong",
+                if n == 1 { "" } else { "s" },
+                worst.median_residual_uas,
+                worst.t0,
+                worst.t1
+            ));
+        }
+        if !self.suspect_sources.is_empty() {
+            let n = self.n_suspect_sources;
+            let listed: Vec<String> = self
+                .suspect_sources
+                .iter()
+                .map(|s| format!("{} ({:.3e} µas)", s.source, s.median_residual_uas))
+                .collect();
+            parts.push(format!(
+                "{} {n} source{} the median residual exceeds {scale} (source index and median: {}{}), so {} starting values are probably wrong",
+                if parts.is_empty() { "for" } else { "and for" },
+                if n == 1 { "" } else { "s" },
+                listed.join(", "),
+                if n > listed.len() { ", …" } else { "" },
+                if n == 1 { "its" } else { "their" }
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Lines for the report's warnings: rows left out, and the start diagnosis.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.rows_left_out().into_iter().collect();
+        if let Some(d) = self.start_diagnosis() {
+            out.push(format!("at the starting point {d}"));
+        }
+        out
+    }
+
+    /// One line when any row is left out.
+    fn rows_left_out(&self) -> Option<String> {
         let mut parts = Vec::new();
         if self.n_rejected > 0 {
             parts.push(format!(
@@ -281,6 +365,26 @@ pub fn screen<const NS: usize, P: Problem<NS>>(p: &P, state: &P::State) -> Scree
 fn classify(entries: &[Entry], offsets: &[usize]) -> Screening {
     let n = entries.len();
     let mut limit = vec![f64::INFINITY; n];
+    let usable_primary = |e: &Entry| e.status == Status::Usable && e.primary;
+    // the starting point's scale: median |r| and median σ of the usable primary rows
+    let (median_r, median_sigma) = {
+        let mut a: Vec<f64> = entries
+            .iter()
+            .filter(|e| usable_primary(e))
+            .map(|e| e.r.abs())
+            .collect();
+        let mut b: Vec<f64> = entries
+            .iter()
+            .filter(|e| usable_primary(e))
+            .map(|e| e.sigma)
+            .collect();
+        (
+            lower_median(&mut a).unwrap_or(0.0),
+            lower_median(&mut b).unwrap_or(0.0),
+        )
+    };
+    let suspect_above = GROSS_FACTOR * (median_r + median_sigma);
+    let mut suspect_spans: Vec<SuspectSpan> = Vec::new();
     for kind in [true, false] {
         let mut idx: Vec<usize> = (0..n)
             .filter(|&l| entries[l].status == Status::Usable && entries[l].primary == kind)
@@ -296,6 +400,28 @@ fn classify(entries: &[Entry], offsets: &[usize]) -> Screening {
                 lower_median(&mut abs).unwrap_or(0.0)
             })
             .collect();
+        if kind {
+            // suspect spans; consecutive ones make one interval
+            let mut last_j = usize::MAX;
+            for (j, (span, &m)) in spans.iter().zip(&medians).enumerate() {
+                if !(m > suspect_above) || span.is_empty() {
+                    continue;
+                }
+                let (t0, t1) = (entries[idx[span.start]].t, entries[idx[span.end - 1]].t);
+                match suspect_spans.last_mut() {
+                    Some(last) if last_j + 1 == j => {
+                        last.t1 = t1;
+                        last.median_residual_uas = last.median_residual_uas.max(m / UAS);
+                    }
+                    _ => suspect_spans.push(SuspectSpan {
+                        t0,
+                        t1,
+                        median_residual_uas: m / UAS,
+                    }),
+                }
+                last_j = j;
+            }
+        }
         for (j, span) in spans.into_iter().enumerate() {
             // the larger of this span's and its neighbours' medians: a wrong attitude that
             // starts inside a span does not make the span's first rows look wild
@@ -307,8 +433,36 @@ fn classify(entries: &[Entry], offsets: &[usize]) -> Screening {
             }
         }
     }
+    // sources far from the data at the start
+    let mut suspect_sources: Vec<SuspectSource> = Vec::new();
+    let mut abs = Vec::new();
+    for (i, w) in offsets.windows(2).enumerate() {
+        abs.clear();
+        abs.extend(
+            entries[w[0]..w[1]]
+                .iter()
+                .filter(|e| usable_primary(e))
+                .map(|e| e.r.abs()),
+        );
+        if let Some(m) = lower_median(&mut abs) {
+            if m > suspect_above {
+                suspect_sources.push(SuspectSource {
+                    source: i,
+                    median_residual_uas: m / UAS,
+                });
+            }
+        }
+    }
+    suspect_sources.sort_by(|a, b| b.median_residual_uas.total_cmp(&a.median_residual_uas));
+    let n_suspect_sources = suspect_sources.len();
+    suspect_sources.truncate(MAX_LISTED_SOURCES);
     let mut s = Screening {
         n_rows: n,
+        median_residual_uas: median_r / UAS,
+        median_sigma_uas: median_sigma / UAS,
+        suspect_spans,
+        n_suspect_sources,
+        suspect_sources,
         ..Default::default()
     };
     let finite = |v: f64, scale: f64| v.is_finite().then_some(v / scale);
@@ -413,7 +567,8 @@ mod tests {
         assert_eq!(s.rejected(), &[123]);
         assert_eq!((s.rows[0].source, s.rows[0].row), (2, 23));
         assert_eq!(s.rows[0].reason, GrossReason::Residual);
-        assert!(s.warning().unwrap().contains("1 of 2000"));
+        assert!(s.warnings()[0].contains("1 of 2000"), "{:?}", s.warnings());
+        assert!(s.start_diagnosis().is_none());
     }
 
     #[test]
@@ -429,6 +584,17 @@ mod tests {
         }
         let s = classify(&with_source_medians(e, &offsets), &offsets);
         assert_eq!(s.n_rejected, 0, "{:?}", s.rows.first());
+        // both are diagnosed
+        assert_eq!(s.suspect_spans.len(), 1, "{:?}", s.suspect_spans);
+        let span = &s.suspect_spans[0];
+        assert!(span.t0 > 43.0 && span.t1 < 57.0, "{span:?}");
+        assert_eq!(s.n_suspect_sources, 1);
+        assert_eq!(s.suspect_sources[0].source, 5);
+        let d = s.start_diagnosis().unwrap();
+        assert!(
+            d.contains("1 time interval") && d.contains("1 source"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -696,9 +696,13 @@ fn diverging(
         .map(|d| format!("the starting point may be too far from the solution for the linearisation to hold — {d} — or "))
         .unwrap_or_default();
     Some(format!(
-        "the solution diverges: the largest update grew to {last:.3e} µas at outer iteration {n} (updates {}): {start}the data do not determine the unknowns well enough{figures}, so nothing was written. {}Require more visibility periods per source (--min-visibility-periods, now {}), or observe longer or more often",
+        "the solution diverges: the largest update grew to {last:.3e} µas at outer iteration {n} (updates {}): {start}the data do not determine the unknowns well enough{figures}, so nothing was written. {} more visibility periods per source (--min-visibility-periods, now {}), or observe longer or more often",
         u.iter().map(|v| format!("{v:.1e}")).collect::<Vec<_>>().join(", "),
-        if start.is_empty() { "" } else { "Correct those starting values, or " },
+        if start.is_empty() {
+            "Require"
+        } else {
+            "Correct those starting values, or require"
+        },
         cfg.solvable.min_visibility_periods
     ))
 }
