@@ -404,7 +404,7 @@ fn classify(entries: &[Entry], offsets: &[usize]) -> Screening {
             // suspect spans; consecutive ones make one interval
             let mut last_j = usize::MAX;
             for (j, (span, &m)) in spans.iter().zip(&medians).enumerate() {
-                if !(m > suspect_above) || span.is_empty() {
+                if m.is_nan() || m <= suspect_above || span.is_empty() {
                     continue;
                 }
                 let (t0, t1) = (entries[idx[span.start]].t, entries[idx[span.end - 1]].t);

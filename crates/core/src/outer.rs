@@ -93,6 +93,12 @@ pub trait Problem<const NS: usize>: Sync {
     fn fix_frame(&self, state: &mut Self::State, ctx: &FrameContext<NS>) -> FrameFix;
     /// Largest change between two states (rad, rad/yr): sources, attitude, calibration.
     fn max_change(&self, before: &Self::State, after: &Self::State, active: &[bool]) -> [f64; 3];
+    /// Refuses a starting state and data the instrument cannot linearise about (non-finite
+    /// starting values, a degenerate attitude, indices outside its layout) before anything is
+    /// computed: the data-set readers refuse these already, this guards data built in memory.
+    fn check_start(&self, _state: &Self::State) -> Result<(), SolveError> {
+        Ok(())
+    }
     /// Refuses data that leave global unknowns undetermined or too weakly determined for the
     /// configuration `cfg`, or returns warnings about weakly determined ones (for the report):
     /// `rows_per_block[k]` counts the rows of solvable sources with non-zero coefficients in
@@ -736,6 +742,7 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             "max_outer is 0: at least one outer iteration is needed".into(),
         ));
     }
+    p.check_start(&start)?;
     // refused before any work when the solve cannot fit in memory (crate::memory)
     let avail = crate::memory::available(cfg.max_memory_bytes);
     let sizes = crate::memory::Sizes::of_problem(p, &start);

@@ -98,7 +98,12 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         priors: Vec<SourcePrior<NS>>,
     ) -> Result<Self, SolveError> {
         let n_src = design.n_sources();
-        assert_eq!(solvable.len(), n_src, "one solvable flag per source");
+        if solvable.len() != n_src {
+            return Err(SolveError::Config(format!(
+                "{} solvable flags for {n_src} sources",
+                solvable.len()
+            )));
+        }
         let ng = layout.n;
         let mut prior_of = vec![NO_PRIOR; n_src];
         for (k, p) in priors.iter().enumerate() {

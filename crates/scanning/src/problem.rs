@@ -334,6 +334,56 @@ impl Problem<NS> for ScanningProblem<'_> {
         }
     }
 
+    /// Refuses observations outside the instrument's layout and a starting state that cannot
+    /// be linearised about ([`invalid_start`]).
+    fn check_start(&self, st: &ScanState) -> Result<(), SolveError> {
+        let refuse = |m: String| Err(SolveError::Config(m));
+        let (att, cal) = (&st.attitude, &st.calibration);
+        let k = &att.knots;
+        if k.n_intervals == 0
+            || att.coeffs.len() != k.n_coeffs()
+            || !(k.h > 0.0 && k.h.is_finite())
+            || !k.t0.is_finite()
+        {
+            return refuse(format!(
+                "the starting attitude has {} coefficients for {} knot intervals of {} days from t0 = {} (need n_intervals ≥ 1, n_intervals + 3 coefficients, a finite interval > 0)",
+                att.coeffs.len(), k.n_intervals, k.h, k.t0
+            ));
+        }
+        if cal.n_intervals == 0 || cal.params.len() != cal.n_units() * cal.n_per_unit() {
+            return refuse(format!(
+                "the starting calibration has {} parameters for {} units of {} ({} intervals)",
+                cal.params.len(),
+                cal.n_units(),
+                cal.n_per_unit(),
+                cal.n_intervals
+            ));
+        }
+        if st.params.len() != self.obs.n_sources() {
+            return refuse(format!(
+                "{} starting sources for observations of {}",
+                st.params.len(),
+                self.obs.n_sources()
+            ));
+        }
+        for (j, o) in self.obs.obs.iter().enumerate() {
+            if o.row as usize >= cal.n_rows
+                || o.strip as usize >= cal.n_strips
+                || !o.t.is_finite()
+                || o.source_index as usize >= st.params.len()
+            {
+                return refuse(format!(
+                    "observation {j} (source {}, CCD row {}, strip {}, t = {} days) lies outside the instrument ({} rows × {} strips) or has no finite time",
+                    o.source_index, o.row as usize + 1, o.strip as usize + 1, o.t, cal.n_rows, cal.n_strips
+                ));
+            }
+        }
+        match invalid_start(st) {
+            Some(why) => Err(SolveError::Undetermined(why)),
+            None => Ok(()),
+        }
+    }
+
     /// Rows touching each spline coefficient (4 unknowns): the least-determined attitude.
     fn check_redundancy(
         &self,
@@ -343,9 +393,6 @@ impl Problem<NS> for ScanningProblem<'_> {
         rows_per_block: &[usize],
         cfg: &SolverConfig,
     ) -> Result<Vec<String>, SolveError> {
-        if let Some(why) = invalid_start(&self.start) {
-            return Err(SolveError::Undetermined(why));
-        }
         let n_coef = self.start.attitude.coeffs.len();
         // the attitude is block 0 (one banded block); AC measurements fix the rotations the
         // AL ones cannot see, so they need a third of the redundancy on their own

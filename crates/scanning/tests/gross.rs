@@ -147,8 +147,8 @@ fn wild_value_changes_nothing(s: &Simulation, cfg: &ScanConfig) {
     eprintln!("largest difference from the clean solution: {worst:.2e} σ");
 }
 
-/// A zero or non-finite attitude coefficient in memory (the file reader refuses one) ends in
-/// a typed error naming the coefficient, not a panic.
+/// A zero or non-finite attitude coefficient or an observation outside the CCD layout, in
+/// memory (the file reader refuses both), ends in a typed error naming it, not a panic.
 #[test]
 fn a_degenerate_starting_attitude_is_refused() {
     let s = simulation(400, false, 3);
@@ -181,5 +181,23 @@ fn a_degenerate_starting_attitude_is_refused() {
             Err(e) => panic!("unexpected error: {e}"),
             Ok(_) => panic!("a degenerate attitude was solved"),
         }
+    }
+    // an observation outside the instrument's CCD layout (the reader refuses one)
+    let mut obs = s.observations.clone();
+    obs.obs[10].row = 200;
+    let r = solve(
+        &model,
+        &obs,
+        &s.start_sources,
+        &s.start_attitude,
+        &s.start_calibration,
+        &fr,
+        &ScanConfig::default(),
+        &mut |_| true,
+    );
+    match r {
+        Err(SolveError::Config(m)) => assert!(m.contains("observation 10"), "{m}"),
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("an observation outside the instrument was solved"),
     }
 }

@@ -271,12 +271,12 @@ fn config(rng: &mut Rng) -> ScanConfig {
         method,
         max_outer: 1 + index(rng, 2),
         max_inner: pick(rng, &[1, 20, 200]),
-        robust: rng.next_u64() % 4 != 0,
+        robust: !rng.next_u64().is_multiple_of(4),
         min_attitude_redundancy: pick(rng, &[0.0, 0.0, 0.0, 1.0, 60.0]),
-        keep_rank_defect: method == Method::Direct && rng.next_u64() % 3 == 0,
+        keep_rank_defect: method == Method::Direct && rng.next_u64().is_multiple_of(3),
         covariance: rng.next_u64() & 1 == 0,
         spectrum: rng.next_u64() & 1 == 0,
-        allow_unconverged: rng.next_u64() % 3 != 0,
+        allow_unconverged: !rng.next_u64().is_multiple_of(3),
         ..SolverConfig::scanning()
     };
     solver.solvable.min_visibility_periods = pick(rng, &[1, 1, 1, 2, 6]);
