@@ -1,7 +1,7 @@
 //! Exit status of the command line: 0 a result, 1 an error (bad input, refused data, a
-//! failed write), 2 a solve that ran but gave no solution (not converged, diverged, frame
-//! not fixed: the diagnosis says why; `--allow-unconverged` writes the partial results and
-//! exits 0), 130 interrupted (Ctrl-C).
+//! failed write), 2 a solve that ran but gave no solution (not converged, diverged, a
+//! non-finite step, frame not fixed: the diagnosis says why; `--allow-unconverged` writes the
+//! partial results of an unconverged solve and exits 0), 130 interrupted (Ctrl-C).
 
 use astrosolve_core::SolveError;
 use astrosolve_scanning::run::RunError;
@@ -15,7 +15,7 @@ pub fn code(e: &(dyn std::error::Error + 'static)) -> i32 {
             _ => None,
         });
     match solve {
-        Some(SolveError::NotConverged(_) | SolveError::Diverged(_)) => 2,
+        Some(SolveError::NotConverged(_) | SolveError::Diverged(_) | SolveError::NonFinite(_)) => 2,
         Some(SolveError::Interrupted) => 130,
         _ => 1,
     }
