@@ -211,6 +211,9 @@ pub fn axpy(s: f64, x: &[f64], y: &mut [f64]) {
     y.par_iter_mut().zip(x).for_each(|(yi, xi)| *yi += s * xi);
 }
 
+/// Memory [`OrderedSum::for_chunks`] gives its slots beyond one per thread (8 MiB).
+pub const SLOT_BYTES: usize = 8 << 20;
+
 /// Accumulator slots for the global sums of a pass, reduced in chunk order.
 pub struct OrderedSum {
     slots: Vec<Vec<f64>>,
@@ -230,11 +233,15 @@ impl OrderedSum {
         Self::new(rayon::current_num_threads(), len)
     }
 
-    /// One slot per chunk (at most [`MAX_CHUNKS`]): a pass is one parallel region over all its
-    /// chunks and one reduction, two synchronisations instead of two per wave. For the
-    /// solvers' passes, whose accumulators (the global unknowns) are small.
+    /// One slot per chunk where they fit in [`SLOT_BYTES`] (at least one per thread): a pass
+    /// is then one parallel region over all its chunks and one reduction, two synchronisations
+    /// instead of two per wave. For the solvers' passes (accumulators of the global unknowns).
     pub fn for_chunks(n_chunks: usize, len: usize) -> Self {
-        Self::new(n_chunks.min(MAX_CHUNKS), len)
+        let fit = SLOT_BYTES / (8 * len).max(1);
+        let slots = n_chunks
+            .min(MAX_CHUNKS)
+            .min(fit.max(rayon::current_num_threads()));
+        Self::new(slots, len)
     }
 
     pub fn len(&self) -> usize {
