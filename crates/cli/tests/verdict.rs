@@ -214,7 +214,24 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
     let o = solve(&data, &dir.path().join("j"), &["--max-outer", "0"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("at least one outer iteration"));
-    for d in ["g", "h", "i", "j"] {
+    // one sign-flipped attitude coefficient (q and −q are one rotation, but not in a spline):
+    // the first step diverges, and the message names the time interval to correct
+    let flipped = dir.path().join("flipped");
+    variant(&data, &flipped, true, |ds, _| {
+        let k = ds.attitude.coeffs.len() / 3;
+        ds.attitude.coeffs[k] = ds.attitude.coeffs[k].map(|v| -v);
+    });
+    let o = solve(&flipped, &dir.path().join("k"), &[]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the solution diverges")
+            && err.contains("starting attitude or calibration there is probably wrong")
+            && err.contains("days"),
+        "{err}"
+    );
+    assert!(!err.contains("NaN"), "{err}");
+    for d in ["g", "h", "i", "j", "k"] {
         assert!(!dir.path().join(d).join("catalogue.parquet").exists());
     }
 }
