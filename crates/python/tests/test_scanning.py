@@ -194,7 +194,7 @@ def test_an_exception_in_the_progress_callback_stops_the_solve(datasets, tmp_pat
 
     with pytest.raises(RuntimeError, match="stop here"):
         _core.solve(str(py_dir), str(tmp_path / "o"), "cg", None, None, 30, None, None, True,
-                    3, 0.0, False, bar)
+                    3, 0.0, False, False, bar)
     assert len(calls) == 3 and calls[0][0] == "solve" and calls[0][2] == 30
     assert not (tmp_path / "o" / "catalogue.parquet").exists()
     assert np.all([c[1] <= 30 for c in calls])

@@ -37,6 +37,8 @@ CATALOGUE_UNITS = {
 
 # Integer widths of catalogue.parquet (the engine's table reader widens integers to int64).
 CATALOGUE_INT32 = ("astrometric_n_obs_al", "astrometric_n_good_obs_al", "astrometric_n_bad_obs_al")
+# Gaia's code of the parameters solved (31: five, 0: none), int8 as in catalogue.parquet
+CATALOGUE_INT8 = ("astrometric_params_solved",)
 
 _SOLVERS = ("bi", "cg", "lsqr", "direct")
 
@@ -266,7 +268,14 @@ def solve(
         if tmp is not None:
             tmp.cleanup()
     columns = [
-        (n, unit, a.astype(np.int32) if n in CATALOGUE_INT32 else a) for n, unit, a in columns
+        (
+            n,
+            unit,
+            a.astype(np.int32) if n in CATALOGUE_INT32
+            else a.astype(np.int8) if n in CATALOGUE_INT8
+            else a,
+        )
+        for n, unit, a in columns
     ]
     return Solution(
         make_table(columns, output, CATALOGUE_UNITS),
