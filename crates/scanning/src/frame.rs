@@ -201,10 +201,10 @@ pub fn fit_rotation(
     }
     let mut l = n;
     astrosolve_model::linalg::cholesky_factor(&mut l, 3).ok()?;
-    // rank-deficient (one source, or sources along one great circle through the axis): a
+    // rank-deficient (one source, or sources on one diameter: the rotation about it is free): a
     // pivot at round-off level of the largest diagonal element leaves θ undetermined
     let top = n[0].max(n[4]).max(n[8]);
-    if !(top > 0.0) || (0..3).any(|k| l[k * 3 + k] * l[k * 3 + k] <= 1e-10 * top) {
+    if top.is_nan() || top <= 0.0 || (0..3).any(|k| l[k * 3 + k] * l[k * 3 + k] <= 1e-10 * top) {
         return None;
     }
     astrosolve_model::linalg::cholesky_solve_factored(&l, &mut b, 3);

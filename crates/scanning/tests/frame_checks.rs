@@ -21,7 +21,10 @@ fn source(ra_deg: f64, dec_deg: f64) -> SourceParams {
     }
 }
 
-fn eqs(srcs: &[SourceParams]) -> Vec<([f64; 3], [f64; 3], f64, f64, f64)> {
+/// (p, q, Δα*, Δδ, weight) of one source, as `fit_rotation` takes them.
+type Equation = ([f64; 3], [f64; 3], f64, f64, f64);
+
+fn eqs(srcs: &[SourceParams]) -> Vec<Equation> {
     srcs.iter()
         .map(|s| {
             let [p, q, _] = astrosolve_model::source::normal_triad(s.ra, s.dec);
