@@ -63,13 +63,7 @@ pub fn check_references(
         .positions
         .iter()
         .map(|&(i, ra, dec, sig)| {
-            let refp = SourceParams {
-                ra,
-                dec,
-                ..start[i]
-            };
-            let (p, q) = pq(&refp);
-            let (da, dd) = position_difference(&start[i], &refp);
+            let (p, q, da, dd) = offset_from_reference(&start[i], ra, dec);
             let sep = da.hypot(dd);
             if sep > arcsec {
                 far.push((sep, ids.get(i).copied().unwrap_or(i as i64)));
@@ -241,6 +235,15 @@ pub fn relative_frame(
     Some((eps, omega))
 }
 
+/// One equation of the orientation fit: p and q at the reference position (α, δ) (rad) and
+/// (Δα*, Δδ) of the source `s` from it (rad).
+fn offset_from_reference(s: &SourceParams, ra: f64, dec: f64) -> ([f64; 3], [f64; 3], f64, f64) {
+    let refp = SourceParams { ra, dec, ..*s };
+    let (p, q) = pq(&refp);
+    let (da, dd) = position_difference(s, &refp);
+    (p, q, da, dd)
+}
+
 /// (Δα*, Δδ) of a relative to b (rad), α wrapped.
 pub fn position_difference(a: &SourceParams, b: &SourceParams) -> (f64, f64) {
     let mut da = a.ra - b.ra;
@@ -366,13 +369,7 @@ pub fn gaia_frame(
 ) -> FrameFit {
     let pos: Vec<_> = fr.positions.iter().filter(|r| active[r.0]).collect();
     let eps = fit_rotation(pos.iter().map(|&&(i, ra, dec, sig)| {
-        let refp = SourceParams {
-            ra,
-            dec,
-            ..params[i]
-        };
-        let (p, q) = pq(&refp);
-        let (da, dd) = position_difference(&params[i], &refp);
+        let (p, q, da, dd) = offset_from_reference(&params[i], ra, dec);
         let var = sig * sig + 0.5 * (covs[i][0][0] + covs[i][1][1]);
         (p, q, da, dd, 1.0 / var)
     }));

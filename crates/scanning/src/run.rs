@@ -440,22 +440,7 @@ impl Problem {
     /// ([`crate::frame::check_references`]); the end of the solve warns when few of them were solved.
     pub fn frame_reference(&self, mode: FrameMode) -> Result<FrameReference, RunError> {
         use crate::frame::{check_references, FEW_FRAME_SOURCES, MIN_FRAME_SOURCES};
-        let mut fr = FrameReference {
-            positions: self
-                .refs
-                .iter()
-                .map(|r| (r.source_index, r.ra, r.dec, r.sigma))
-                .collect(),
-            zero_spin: self
-                .ds
-                .sources
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.is_qso)
-                .map(|(i, _)| i)
-                .collect(),
-            warnings: Vec::new(),
-        };
+        let mut fr = FrameReference::new(&self.refs, &self.ds.sources);
         if mode == FrameMode::MinNorm {
             return Ok(fr);
         }

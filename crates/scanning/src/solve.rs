@@ -84,31 +84,25 @@ pub fn solve_resumable(
     sol.report
         .warnings
         .extend(frame_ref.warnings.iter().cloned());
-    if cfg.frame == FrameMode::Gaia {
-        // the frame as fixed by the last outer iteration, over the sources solved there
+    // the frame as fixed by the last outer iteration, over the sources solved there: checked,
+    // and its uncertainty added to the full covariance of every source (direct solver)
+    let fit = (cfg.frame == FrameMode::Gaia).then(|| {
         let covs: Vec<[[f64; NS]; NS]> = sol
             .sources
             .iter()
             .map(|s| s.cov_block.unwrap_or(s.cov))
             .collect();
         let active: Vec<bool> = sol.sources.iter().map(|s| s.solved).collect();
-        let fit = frame::gaia_frame(&sol.state.params, &covs, &active, frame_ref);
+        frame::gaia_frame(&sol.state.params, &covs, &active, frame_ref)
+    });
+    if let Some(fit) = &fit {
         sol.report.warnings.extend(fit.warnings());
         if let Some(why) = fit.undetermined() {
             sol.report.fail(why, cfg.solver.allow_unconverged)?;
         }
     }
+    let frame_cov = fit.filter(|_| sol.covariance.is_some());
     let st = sol.state;
-    // the frame fix's uncertainty belongs in the full covariance of every source
-    let frame_cov = (sol.covariance.is_some() && cfg.frame == FrameMode::Gaia).then(|| {
-        let covs: Vec<[[f64; NS]; NS]> = sol
-            .sources
-            .iter()
-            .map(|s| s.cov_block.unwrap_or(s.cov))
-            .collect();
-        let active: Vec<bool> = sol.sources.iter().map(|s| s.solved).collect();
-        frame::gaia_frame(&st.params, &covs, &active, frame_ref)
-    });
     let sources = sol
         .sources
         .iter()
