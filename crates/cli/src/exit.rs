@@ -6,6 +6,9 @@
 use astrosolve_core::SolveError;
 use astrosolve_scanning::run::RunError;
 
+/// Status of a solve stopped by Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
+
 /// Status for a run that ended in `e`.
 pub fn code(e: &(dyn std::error::Error + 'static)) -> i32 {
     let solve = e
@@ -16,7 +19,7 @@ pub fn code(e: &(dyn std::error::Error + 'static)) -> i32 {
         });
     match solve {
         Some(SolveError::NotConverged(_) | SolveError::Diverged(_) | SolveError::NonFinite(_)) => 2,
-        Some(SolveError::Interrupted) => 130,
+        Some(SolveError::Interrupted) => INTERRUPTED,
         _ => 1,
     }
 }

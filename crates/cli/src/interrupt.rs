@@ -94,20 +94,6 @@ impl Drop for Writing {
     }
 }
 
-/// True if `e` is a solver stopped by Ctrl-C (`SolveError::Interrupted`, also inside a
-/// scanning run's error).
-pub fn is_interrupted_solve(e: &(dyn std::error::Error + 'static)) -> bool {
-    use astrosolve_core::SolveError;
-    use astrosolve_scanning::run::RunError;
-    matches!(
-        e.downcast_ref::<SolveError>(),
-        Some(SolveError::Interrupted)
-    ) || matches!(
-        e.downcast_ref::<RunError>(),
-        Some(RunError::Solve(SolveError::Interrupted))
-    )
-}
-
 /// The message for a solve stopped by Ctrl-C, written nothing into `out`.
 pub fn stopped_message(out: &std::path::Path, what: &str) -> String {
     format!(

@@ -82,7 +82,8 @@ fn main() {
         Command::Epoch(a) => cmd_epoch::run(a),
     };
     if let Err(e) = result {
-        if interrupt::is_interrupted_solve(e.as_ref()) {
+        let code = exit::code(e.as_ref());
+        if code == exit::INTERRUPTED {
             // a solver stopped by Ctrl-C: nothing of the solution was written
             let (out, what) = match &cli.command {
                 Command::Solve(a) => (a.out.as_path(), "nothing of the solution"),
@@ -97,10 +98,10 @@ fn main() {
                     ckp.display()
                 );
             }
-            std::process::exit(130);
+            std::process::exit(code);
         }
         eprintln!("error: {e}");
-        std::process::exit(exit::code(e.as_ref()));
+        std::process::exit(code);
     }
 }
 
