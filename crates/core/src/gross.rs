@@ -275,9 +275,10 @@ fn status<const NS: usize, R: DesignRow<NS>>(row: &R, m: &RowMeta) -> Status {
     }
 }
 
-/// Why a row must not be used in a linearisation (None: use it): the rows of `rejected`
-/// (global indices from the screening), rows with a non-finite value and rows whose σ is not
-/// a measurement's. A NaN σ (the instrument's "not used") gives None: it is unused already.
+/// Why a row must not be used in a linearisation (None: use it): a non-finite value, or a σ
+/// that is not a measurement's (the screening's rejected rows are checked by the caller,
+/// `outer::linearise_screened`). A NaN σ (the instrument's "not used") gives None: it is
+/// unused already.
 pub fn exclusion<const NS: usize, R: DesignRow<NS>>(row: &R, m: &RowMeta) -> Option<GrossReason> {
     match status(row, m) {
         Status::Usable | Status::Unused => None,
