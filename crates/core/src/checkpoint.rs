@@ -538,29 +538,28 @@ impl ser::SerializeMap for &mut Encoder {
     }
 }
 
-impl ser::SerializeStruct for &mut Encoder {
-    type Ok = ();
-    type Error = CodecError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, k: &'static str, v: &T) -> EncResult {
-        self.key(k);
-        v.serialize(&mut **self)
-    }
-    fn end(self) -> EncResult {
-        Ok(())
-    }
+/// Struct fields: the field's key, then its value.
+macro_rules! keyed {
+    ($tr:ident) => {
+        impl ser::$tr for &mut Encoder {
+            type Ok = ();
+            type Error = CodecError;
+            fn serialize_field<T: ?Sized + Serialize>(
+                &mut self,
+                k: &'static str,
+                v: &T,
+            ) -> EncResult {
+                self.key(k);
+                v.serialize(&mut **self)
+            }
+            fn end(self) -> EncResult {
+                Ok(())
+            }
+        }
+    };
 }
-
-impl ser::SerializeStructVariant for &mut Encoder {
-    type Ok = ();
-    type Error = CodecError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, k: &'static str, v: &T) -> EncResult {
-        self.key(k);
-        v.serialize(&mut **self)
-    }
-    fn end(self) -> EncResult {
-        Ok(())
-    }
-}
+keyed!(SerializeStruct);
+keyed!(SerializeStructVariant);
 
 struct Decoder<'b> {
     buf: &'b [u8],
