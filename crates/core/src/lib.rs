@@ -33,6 +33,7 @@
 pub mod cg;
 pub mod checkpoint;
 pub mod chunks;
+pub mod comm;
 pub mod config;
 pub mod constraints;
 pub mod covariance;
@@ -49,6 +50,7 @@ pub mod rows;
 pub mod schur;
 pub mod system;
 
+pub use comm::{Comm, Single, Threads};
 pub use config::{LsqrSettings, Method, SolverConfig, SolverOverrides};
 pub use constraints::{Constraints, SourcePrior};
 pub use design::{Design, DesignRow, GlobalPart, RowMeta, SIGMA_UNIT, W_SCALE};
