@@ -90,3 +90,49 @@ impl ObservationSet {
         Some(it.fold((first, first), |(a, b), t| (a.min(t), b.max(t))))
     }
 }
+
+/// Contiguous ranges of sources, one per rank, balanced by observation count: rank r gets the
+/// sources whose observations lie, by their middle, between r/n and (r+1)/n of the total (an MPI rank's share,
+/// core::comm). Every rank gets a range (possibly empty); together they cover `0..counts.len()`.
+///
+/// Given: `counts[i]`, the number of observations of source i; `n_ranks` ≥ 1.
+/// Returned: `n_ranks` ranges in rank order.
+pub fn partition_by_counts(counts: &[usize], n_ranks: usize) -> Vec<std::ops::Range<usize>> {
+    let n_ranks = n_ranks.max(1);
+    let total: u128 = counts.iter().map(|&c| c as u128).sum();
+    let mut bounds = vec![0usize; n_ranks + 1];
+    bounds[n_ranks] = counts.len();
+    let mut cum: u128 = 0;
+    let mut i = 0;
+    for r in 1..n_ranks {
+        // the boundary nearest r/n of the total: a source goes to rank r−1 when the middle of its
+        // observations lies before the target
+        let target = 2 * (total * r as u128 / n_ranks as u128);
+        while i < counts.len() && 2 * cum + (counts[i] as u128) < target {
+            cum += counts[i] as u128;
+            i += 1;
+        }
+        bounds[r] = i;
+    }
+    (0..n_ranks).map(|r| bounds[r]..bounds[r + 1]).collect()
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::partition_by_counts;
+
+    #[test]
+    fn ranges_cover_and_balance() {
+        let counts = vec![10, 10, 10, 10, 40, 10, 10];
+        let p = partition_by_counts(&counts, 2);
+        assert_eq!(p, vec![0..4, 4..7]);
+        let p3 = partition_by_counts(&counts, 3);
+        assert_eq!(p3.first().map(|r| r.start), Some(0));
+        assert_eq!(p3.last().map(|r| r.end), Some(7));
+        for w in p3.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+        }
+        assert_eq!(partition_by_counts(&[], 3), vec![0..0, 0..0, 0..0]);
+        assert_eq!(partition_by_counts(&[5], 2), vec![0..1, 1..1]);
+    }
+}
