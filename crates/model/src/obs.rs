@@ -133,6 +133,6 @@ mod partition_tests {
             assert_eq!(w[0].end, w[1].start);
         }
         assert_eq!(partition_by_counts(&[], 3), vec![0..0, 0..0, 0..0]);
-        assert_eq!(partition_by_counts(&[5], 2), vec![0..1, 1..1]);
+        assert_eq!(partition_by_counts(&[5], 2), vec![0..0, 0..1]);
     }
 }
