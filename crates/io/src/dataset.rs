@@ -6,13 +6,14 @@ use crate::calibration::{self, read_calibration};
 use crate::catalogue::{self, julian_year, read_catalogue, REF_EPOCH_TOLERANCE_YR};
 use crate::error::{require_finite, within, IoError};
 use crate::observations;
-use crate::table::{check_overwrite, col, Prepared, Table};
+use crate::table::{check_overwrite, col, Table};
 use crate::toml_io::{mission_from_text, read_mission, to_toml, write_text};
 use astrosolve_model::bspline::UniformKnots;
 use astrosolve_model::source::Source;
 use astrosolve_model::units::MAS;
 use astrosolve_model::{BSplineAttitude, Calibration, MissionConfig, Observation, ObservationSet};
 use serde::Serialize;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Mission configuration (`[mission]`, plus whatever else the producer writes).
@@ -258,9 +259,71 @@ pub fn write_dataset(
     truth: Option<&Truth>,
     options: &WriteOptions,
 ) -> Result<(), IoError> {
+    write_dataset_ref(dir, dataset.borrowed(), truth.map(Truth::borrowed), options)
+}
+
+/// A data set's parts, borrowed: what [`write_dataset_ref`] writes without the parts being
+/// copied into a [`Dataset`] (e.g. from a simulation, which holds them already).
+#[derive(Clone, Copy, Debug)]
+pub struct DatasetRef<'a> {
+    pub mission: &'a MissionConfig,
+    pub sources: &'a [Source],
+    pub observations: &'a ObservationSet,
+    pub attitude: &'a BSplineAttitude,
+    pub calibration: &'a Calibration,
+}
+
+/// A truth's parts, borrowed (see [`DatasetRef`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TruthRef<'a> {
+    pub sources: &'a [Source],
+    pub attitude: &'a BSplineAttitude,
+    pub calibration: &'a Calibration,
+    pub is_outlier: &'a [bool],
+    /// rad
+    pub noise_eta: &'a [f64],
+    /// rad; NaN for AL-only observations.
+    pub noise_zeta: &'a [f64],
+}
+
+impl Dataset {
+    /// The parts, borrowed.
+    pub fn borrowed(&self) -> DatasetRef<'_> {
+        DatasetRef {
+            mission: &self.mission,
+            sources: &self.sources,
+            observations: &self.observations,
+            attitude: &self.attitude,
+            calibration: &self.calibration,
+        }
+    }
+}
+
+impl Truth {
+    /// The parts, borrowed.
+    pub fn borrowed(&self) -> TruthRef<'_> {
+        TruthRef {
+            sources: &self.sources,
+            attitude: &self.attitude,
+            calibration: &self.calibration,
+            is_outlier: &self.is_outlier,
+            noise_eta: &self.noise_eta,
+            noise_zeta: &self.noise_zeta,
+        }
+    }
+}
+
+/// [`write_dataset`] of borrowed parts: the observations and their truth are converted and
+/// written one row group at a time, so that writing holds no copy of them.
+pub fn write_dataset_ref(
+    dir: impl AsRef<Path>,
+    dataset: DatasetRef<'_>,
+    truth: Option<TruthRef<'_>>,
+    options: &WriteOptions,
+) -> Result<(), IoError> {
     let dir = dir.as_ref();
     let p = DatasetPaths::new(dir);
-    let m = &dataset.mission;
+    let m = dataset.mission;
     m.validate().map_err(|e| IoError::invalid(&p.mission, e))?;
     if dataset.sources.len() > u32::MAX as usize {
         return Err(IoError::invalid(&p.sources, "too many sources"));
@@ -270,13 +333,13 @@ pub fn write_dataset(
     let obs = &dataset.observations.obs;
     check_start_catalogue(&p.sources, &dataset.sources)?;
     let sources_table = catalogue::prepare(&p.sources, &dataset.sources, ref_epoch, None)?;
-    let obs_file = observations::to_file(&p.observations, obs, &dataset.sources)?;
     let layout = (m.instrument.n_rows, m.instrument.n_strips);
-    observations::validate(&p.observations, &obs_file, Some(layout))?;
+    // observations and their truth are checked here and converted one row group at a time
+    // while they are written (no second copy of them)
+    observations::check(&p.observations, obs, &dataset.sources, Some(layout))?;
     check_attitude_span(&p.observations, obs, &dataset.attitude.knots)?;
-    let obs_table = observations::prepare(obs_file);
     let attitude_table = attitude::prepare(&p.attitude, &dataset.attitude)?;
-    check_calibration_vs_mission(&p.calibration, &dataset.calibration, m)?;
+    check_calibration_vs_mission(&p.calibration, dataset.calibration, m)?;
     let calibration_table = calibration::prepare(&p.calibration, &dataset.calibration)?;
     let truth_tables = match truth {
         Some(tr) => {
@@ -294,17 +357,20 @@ pub fn write_dataset(
                     ));
                 }
             }
-            Some([
-                catalogue::prepare(&p.truth_sources, &tr.sources, ref_epoch, None)?,
-                attitude::prepare(&p.truth_attitude, &tr.attitude)?,
-                calibration::prepare(&p.truth_calibration, &tr.calibration)?,
-                prepare_observation_truth(
-                    &p.truth_observations,
-                    &tr.is_outlier,
-                    &tr.noise_eta,
-                    &tr.noise_zeta,
-                )?,
-            ])
+            check_observation_truth(
+                &p.truth_observations,
+                &tr.is_outlier,
+                &tr.noise_eta,
+                &tr.noise_zeta,
+            )?;
+            Some((
+                [
+                    catalogue::prepare(&p.truth_sources, &tr.sources, ref_epoch, None)?,
+                    attitude::prepare(&p.truth_attitude, &tr.attitude)?,
+                    calibration::prepare(&p.truth_calibration, &tr.calibration)?,
+                ],
+                tr,
+            ))
         }
         None => None,
     };
@@ -316,17 +382,26 @@ pub fn write_dataset(
 
     std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, "create directory", e))?;
     let ow = options.overwrite;
-    let tables = [sources_table, obs_table, attitude_table, calibration_table];
-    for (t, f) in tables.into_iter().zip(p.parquet_files()) {
-        t.write(f, ow)?;
-    }
+    sources_table.write(&p.sources, ow)?;
+    observations::write_checked(&p.observations, obs, &dataset.sources, ow)?;
+    attitude_table.write(&p.attitude, ow)?;
+    calibration_table.write(&p.calibration, ow)?;
     match truth_tables {
-        Some(tables) => {
+        Some((tables, tr)) => {
             std::fs::create_dir_all(&p.truth_dir)
                 .map_err(|e| IoError::os(&p.truth_dir, "create directory", e))?;
             for (t, f) in tables.into_iter().zip(p.truth_files()) {
                 t.write(f, ow)?;
             }
+            // in the row groups of observations.parquet
+            write_checked_observation_truth(
+                &p.truth_observations,
+                &tr.is_outlier,
+                &tr.noise_eta,
+                &tr.noise_zeta,
+                observations::row_groups(obs),
+                ow,
+            )?;
         }
         None => {
             for f in p.truth_files() {
@@ -354,18 +429,35 @@ pub fn write_dataset_with_config<C: Serialize>(
     truth: Option<&Truth>,
     options: &WriteOptions,
 ) -> Result<(), IoError> {
+    write_dataset_with_config_ref(
+        dir,
+        config,
+        dataset.borrowed(),
+        truth.map(Truth::borrowed),
+        options,
+    )
+}
+
+/// [`write_dataset_with_config`] of borrowed parts ([`write_dataset_ref`]).
+pub fn write_dataset_with_config_ref<C: Serialize>(
+    dir: impl AsRef<Path>,
+    config: &C,
+    dataset: DatasetRef<'_>,
+    truth: Option<TruthRef<'_>>,
+    options: &WriteOptions,
+) -> Result<(), IoError> {
     let dir = dir.as_ref();
     let p = DatasetPaths::new(dir);
     let text = to_toml(&p.mission, config)?;
     let mission = mission_from_text(&p.mission, &text)?;
-    if mission != dataset.mission {
+    if mission != *dataset.mission {
         return Err(IoError::invalid(
             &p.mission,
             "the [mission] table of the configuration differs from the data set's mission",
         ));
     }
     check_overwrite(&p.mission, options.overwrite)?;
-    write_dataset(dir, dataset, truth, options)?;
+    write_dataset_ref(dir, dataset, truth, options)?;
     write_text(&p.mission, &text, options.overwrite)
 }
 
@@ -421,12 +513,47 @@ pub fn read_dataset_with_mission(
 /// Reads a data set (mission from mission.toml) and its truth, if it has a truth/
 /// directory, reading observations.parquet once.
 pub fn read_dataset_and_truth(dir: impl AsRef<Path>) -> Result<(Dataset, Option<Truth>), IoError> {
+    read_dataset_and_truth_with(dir, &ReadOptions::default())
+}
+
+/// Options of [`read_dataset_and_truth_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Read truth/observation_truth.parquet (the noise and outlier flag of each observation,
+    /// 17 bytes per observation in memory). A solve compares only the sources, attitude and
+    /// calibration with the truth: without it, `Truth::is_outlier`, `noise_eta` and
+    /// `noise_zeta` are empty.
+    pub observation_truth: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            observation_truth: true,
+        }
+    }
+}
+
+/// [`read_dataset_and_truth`] with `options`.
+pub fn read_dataset_and_truth_with(
+    dir: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<(Dataset, Option<Truth>), IoError> {
     let dir = dir.as_ref();
     let p = DatasetPaths::new(dir);
     let mission = read_mission(&p.mission)?;
     let (dataset, perm, ref_epoch) = read_inner(dir, mission)?;
     let truth = if p.truth_dir.is_dir() {
-        Some(read_truth_tables(&p, &dataset.sources, &perm, ref_epoch)?)
+        let n = options
+            .observation_truth
+            .then(|| dataset.observations.len());
+        Some(read_truth_tables(
+            &p,
+            &dataset.sources,
+            perm.as_deref(),
+            n,
+            ref_epoch,
+        )?)
     } else {
         None
     };
@@ -457,12 +584,77 @@ pub fn read_truth(dir: impl AsRef<Path>) -> Result<Option<Truth>, IoError> {
         })?);
     }
     let (perm, _) = csr_order(&si, &t, sources.len());
-    read_truth_tables(&p, &sources, &perm, cat.ref_epoch).map(Some)
+    read_truth_tables(&p, &sources, Some(&perm), Some(ids.len()), cat.ref_epoch).map(Some)
 }
 
-/// The data set, the permutation from in-memory to file order of the observations, and
-/// the catalogue's reference epoch.
-fn read_inner(dir: &Path, mission: MissionConfig) -> Result<(Dataset, Vec<u32>, f64), IoError> {
+/// Observations in file order put in the order of `ObservationSet::from_unsorted` (by
+/// source, then time, stable) in place: the observations, the permutation from in-memory
+/// position to file row (None: the file was in that order already, as a written data set is)
+/// and the source offsets.
+fn into_csr_order(
+    mut obs: Vec<Observation>,
+    n_sources: usize,
+) -> (Vec<Observation>, Option<Vec<u32>>, Vec<usize>) {
+    let in_order = obs.windows(2).all(|w| {
+        w[0].source_index < w[1].source_index
+            || (w[0].source_index == w[1].source_index && w[0].t.total_cmp(&w[1].t).is_le())
+    });
+    if in_order {
+        let mut offsets = vec![0usize; n_sources + 1];
+        for o in &obs {
+            offsets[o.source_index as usize + 1] += 1;
+        }
+        for i in 0..n_sources {
+            offsets[i + 1] += offsets[i];
+        }
+        return (obs, None, offsets);
+    }
+    let si: Vec<u32> = obs.iter().map(|o| o.source_index).collect();
+    let t: Vec<f64> = obs.iter().map(|o| o.t).collect();
+    let (perm, offsets) = csr_order(&si, &t, n_sources);
+    drop((si, t));
+    apply_permutation(&mut obs, &perm);
+    (obs, Some(perm), offsets)
+}
+
+/// Puts `v` in the order `perm` (element k becomes the old `v[perm[k]]`) in place, following
+/// the permutation's cycles (one bit per element of extra memory).
+fn apply_permutation<T: Copy>(v: &mut [T], perm: &[u32]) {
+    let mut done = vec![0u64; v.len().div_ceil(64)];
+    for start in 0..v.len() {
+        if done[start / 64] >> (start % 64) & 1 == 1 {
+            continue;
+        }
+        let first = v[start];
+        let mut k = start;
+        loop {
+            done[k / 64] |= 1 << (k % 64);
+            let from = perm[k] as usize;
+            if from == start {
+                v[k] = first;
+                break;
+            }
+            v[k] = v[from];
+            k = from;
+        }
+    }
+}
+
+/// `v` (file order) in the in-memory order `perm` (None: the same).
+fn permuted<T: Copy>(mut v: Vec<T>, perm: Option<&[u32]>) -> Vec<T> {
+    if let Some(perm) = perm {
+        apply_permutation(&mut v, perm);
+    }
+    v
+}
+
+/// The data set, the permutation from in-memory to file order of the observations (None:
+/// the same), and the catalogue's reference epoch.
+#[allow(clippy::type_complexity)]
+fn read_inner(
+    dir: &Path,
+    mission: MissionConfig,
+) -> Result<(Dataset, Option<Vec<u32>>, f64), IoError> {
     let p = DatasetPaths::new(dir);
     mission
         .validate()
@@ -493,15 +685,12 @@ fn read_inner(dir: &Path, mission: MissionConfig) -> Result<(Dataset, Vec<u32>, 
         SOURCES_FILE,
     )?;
     check_attitude_span(&p.observations, &obs, &attitude.knots)?;
-    let si: Vec<u32> = obs.iter().map(|o| o.source_index).collect();
-    let t: Vec<f64> = obs.iter().map(|o| o.t).collect();
-    let (perm, source_offsets) = csr_order(&si, &t, sources.len());
-    let sorted: Vec<Observation> = perm.iter().map(|&i| obs[i as usize]).collect();
+    let (obs, perm, source_offsets) = into_csr_order(obs, sources.len());
     let dataset = Dataset {
         mission,
         sources,
         observations: ObservationSet {
-            obs: sorted,
+            obs,
             source_offsets,
         },
         attitude,
@@ -513,7 +702,8 @@ fn read_inner(dir: &Path, mission: MissionConfig) -> Result<(Dataset, Vec<u32>, 
 fn read_truth_tables(
     p: &DatasetPaths,
     sources: &[Source],
-    perm: &[u32],
+    perm: Option<&[u32]>,
+    n_obs: Option<usize>,
     ref_epoch: f64,
 ) -> Result<Truth, IoError> {
     let cat = read_catalogue(&p.truth_sources)?;
@@ -539,14 +729,24 @@ fn read_truth_tables(
     }
     let attitude = read_attitude(&p.truth_attitude)?;
     let calibration = read_calibration(&p.truth_calibration)?;
+    // the per-observation truth when asked for (`n_obs`: the observations it must match)
+    let Some(n_obs) = n_obs else {
+        return Ok(Truth {
+            sources: ordered,
+            attitude,
+            calibration,
+            is_outlier: Vec::new(),
+            noise_eta: Vec::new(),
+            noise_zeta: Vec::new(),
+        });
+    };
     let ot = read_observation_truth(&p.truth_observations)?;
-    if ot.is_outlier.len() != perm.len() {
+    if ot.is_outlier.len() != n_obs {
         return Err(IoError::invalid(
             &p.truth_observations,
             format!(
-                "{} rows, but {OBSERVATIONS_FILE} has {}",
+                "{} rows, but {OBSERVATIONS_FILE} has {n_obs}",
                 ot.is_outlier.len(),
-                perm.len()
             ),
         ));
     }
@@ -554,9 +754,9 @@ fn read_truth_tables(
         sources: ordered,
         attitude,
         calibration,
-        is_outlier: perm.iter().map(|&i| ot.is_outlier[i as usize]).collect(),
-        noise_eta: perm.iter().map(|&i| ot.noise_eta[i as usize]).collect(),
-        noise_zeta: perm.iter().map(|&i| ot.noise_zeta[i as usize]).collect(),
+        is_outlier: permuted(ot.is_outlier, perm),
+        noise_eta: permuted(ot.noise_eta, perm),
+        noise_zeta: permuted(ot.noise_zeta, perm),
     })
 }
 
@@ -570,15 +770,22 @@ pub fn write_observation_truth(
     overwrite: bool,
 ) -> Result<(), IoError> {
     let path = path.as_ref();
-    prepare_observation_truth(path, is_outlier, noise_eta, noise_zeta)?.write(path, overwrite)
+    check_observation_truth(path, is_outlier, noise_eta, noise_zeta)?;
+    let n = is_outlier.len();
+    let groups = (0..n)
+        .step_by(observations::ROW_GROUP_ROWS)
+        .map(|a| a..(a + observations::ROW_GROUP_ROWS).min(n))
+        .collect();
+    write_checked_observation_truth(path, is_outlier, noise_eta, noise_zeta, groups, overwrite)
 }
 
-fn prepare_observation_truth(
+/// Lengths and values of the per-observation truth, as [`write_observation_truth`] checks them.
+fn check_observation_truth(
     path: &Path,
     is_outlier: &[bool],
     noise_eta: &[f64],
     noise_zeta: &[f64],
-) -> Result<Prepared, IoError> {
+) -> Result<(), IoError> {
     let n = is_outlier.len();
     if noise_eta.len() != n || noise_zeta.len() != n {
         return Err(IoError::invalid(
@@ -599,22 +806,62 @@ fn prepare_observation_truth(
                 .map_err(|m| IoError::value(path, i + 1, "noise_zeta_mas", m))?;
         }
     }
-    let columns = vec![
-        col::bool("is_outlier", is_outlier.to_vec()),
-        col::f64("noise_eta_mas", noise_eta.iter().map(|v| v / MAS).collect()),
+    Ok(())
+}
+
+/// The file columns of the per-observation truth of rows `r`.
+fn observation_truth_columns(
+    is_outlier: &[bool],
+    noise_eta: &[f64],
+    noise_zeta: &[f64],
+    r: Range<usize>,
+) -> Vec<(arrow_schema::Field, arrow_array::ArrayRef)> {
+    vec![
+        col::bool("is_outlier", is_outlier[r.clone()].to_vec()),
+        col::f64(
+            "noise_eta_mas",
+            noise_eta[r.clone()].iter().map(|v| v / MAS).collect(),
+        ),
         col::f64_opt(
             "noise_zeta_mas",
-            noise_zeta
+            noise_zeta[r]
                 .iter()
                 .map(|&v| (!v.is_nan()).then_some(v / MAS))
                 .collect(),
         ),
-    ];
-    Ok(Prepared {
-        table: "observation_truth",
-        columns,
-        metadata: vec![],
-    })
+    ]
+}
+
+/// Writes checked per-observation truth ([`check_observation_truth`]) in the row groups
+/// `groups`, converting one at a time.
+fn write_checked_observation_truth(
+    path: &Path,
+    is_outlier: &[bool],
+    noise_eta: &[f64],
+    noise_zeta: &[f64],
+    groups: Vec<Range<usize>>,
+    overwrite: bool,
+) -> Result<(), IoError> {
+    let fields = observation_truth_columns(&[], &[], &[], 0..0)
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    let mut groups = groups.into_iter();
+    crate::table::write_row_groups(
+        path,
+        "observation_truth",
+        fields,
+        vec![],
+        overwrite,
+        &mut || {
+            Ok(groups.next().map(|g| {
+                observation_truth_columns(is_outlier, noise_eta, noise_zeta, g)
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .collect()
+            }))
+        },
+    )
 }
 
 /// Reads truth/observation_truth.parquet (file order; noises in rad, NaN for null).
@@ -653,4 +900,33 @@ pub fn read_observation_truth(path: impl AsRef<Path>) -> Result<ObservationTruth
         noise_eta: noise_eta.into_iter().map(|v| v * MAS).collect(),
         noise_zeta: noise_zeta.into_iter().map(|v| v * MAS).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply_permutation;
+
+    #[test]
+    fn permutation_applied_in_place_as_gathered() {
+        let n = 1000usize;
+        // a permutation with cycles of many lengths and fixed points
+        let mut perm: Vec<u32> = (0..n as u32).collect();
+        let mut x = 12345u64;
+        for i in (1..n).rev() {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if x >> 62 != 0 {
+                perm.swap(i, (x >> 33) as usize % (i + 1));
+            }
+        }
+        let v: Vec<u64> = (0..n as u64).map(|k| k * 7 + 3).collect();
+        let expect: Vec<u64> = perm.iter().map(|&i| v[i as usize]).collect();
+        let mut w = v.clone();
+        apply_permutation(&mut w, &perm);
+        assert_eq!(w, expect);
+        let mut e: Vec<u64> = Vec::new();
+        apply_permutation(&mut e, &[]);
+        assert!(e.is_empty());
+    }
 }

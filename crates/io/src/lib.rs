@@ -54,14 +54,19 @@ pub use catalogue::{
     PARAMS_SOLVED_6, PARAMS_SOLVED_NONE, PARAMS_SOLVED_POSITION, REF_EPOCH_TOLERANCE_YR,
 };
 pub use dataset::{
-    check_start_catalogue, read_dataset, read_dataset_and_truth, read_dataset_with_mission,
-    read_observation_truth, read_truth, write_dataset, write_dataset_with_config,
-    write_observation_truth, Dataset, DatasetPaths, ObservationTruth, Truth, WriteOptions,
-    ATTITUDE_FILE, CALIBRATION_FILE, MISSION_FILE, OBSERVATIONS_FILE, OBSERVATION_TRUTH_FILE,
-    SOURCES_FILE, START_PARALLAX_MAX_MAS, START_PM_MAX_MAS_YR, TRUTH_DIR,
+    check_start_catalogue, read_dataset, read_dataset_and_truth, read_dataset_and_truth_with,
+    read_dataset_with_mission, read_observation_truth, read_truth, write_dataset,
+    write_dataset_ref, write_dataset_with_config, write_dataset_with_config_ref,
+    write_observation_truth, Dataset, DatasetPaths, DatasetRef, ObservationTruth, ReadOptions,
+    Truth, TruthRef, WriteOptions, ATTITUDE_FILE, CALIBRATION_FILE, MISSION_FILE,
+    OBSERVATIONS_FILE, OBSERVATION_TRUTH_FILE, SOURCES_FILE, START_PARALLAX_MAX_MAS,
+    START_PM_MAX_MAS_YR, TRUTH_DIR,
 };
 pub use error::IoError;
-pub use observations::{read_observations, write_observations, MIN_UNCERTAINTY_MAS};
+pub use observations::{
+    read_observations, row_groups, write_observations, MIN_UNCERTAINTY_MAS, READ_BATCH_ROWS,
+    ROW_GROUP_ROWS,
+};
 pub use output::{
     check_output_location, ensure_writable_dir, write_atomically, write_lines, write_png,
     write_text, PartialFile,

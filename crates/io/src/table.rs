@@ -72,6 +72,47 @@ fn write_table(
     })
 }
 
+/// Writes one table in row groups: `fields` in order, then the arrays of each row group from
+/// `next_group` (None after the last), each flushed as its own row group, so that only one
+/// group's arrays and encoded pages are held at a time; key-value `metadata` as
+/// [`Prepared::write`], snappy-compressed, through a temporary file and a rename.
+pub(crate) fn write_row_groups(
+    path: &Path,
+    table: &str,
+    fields: Vec<Field>,
+    metadata: Vec<(String, String)>,
+    overwrite: bool,
+    next_group: &mut dyn FnMut() -> Result<Option<Vec<ArrayRef>>, IoError>,
+) -> Result<(), IoError> {
+    let schema = Arc::new(Schema::new(fields));
+    let mut kv = vec![
+        KeyValue::new(META_TABLE.to_string(), table.to_string()),
+        KeyValue::new(META_FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string()),
+    ];
+    kv.extend(metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("astrosolve-io {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(kv))
+        // the caller's groups decide the row groups (flushed below), not a row count
+        .set_max_row_group_row_count(None)
+        .build();
+    write_atomically(path, overwrite, |file| {
+        let err = |e: parquet::errors::ParquetError| {
+            IoError::invalid(path, format!("cannot write Parquet: {e}"))
+        };
+        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(err)?;
+        while let Some(arrays) = next_group()? {
+            let batch = RecordBatch::try_new(schema.clone(), arrays)
+                .map_err(|e| IoError::invalid(path, format!("cannot assemble the table: {e}")))?;
+            writer.write(&batch).map_err(err)?;
+            writer.flush().map_err(err)?;
+        }
+        writer.close().map_err(err)?;
+        Ok(())
+    })
+}
+
 /// Formats a float so that parsing it back gives the same bits.
 pub(crate) fn fmt_f64(v: f64) -> String {
     format!("{v:?}")
@@ -91,6 +132,9 @@ pub(crate) struct Table {
     pub fields: Vec<Arc<Field>>,
     metadata: HashMap<String, String>,
     source: Source,
+    /// Data rows of the file before this table's first (a chunk of [`TableStream`]; 0 for a
+    /// whole file): added to the row numbers of errors.
+    pub first_row: usize,
 }
 
 enum Source {
@@ -116,6 +160,7 @@ impl Table {
                 fields: p.fields,
                 metadata: p.metadata,
                 source: Source::Parquet(p.columns),
+                first_row: 0,
             });
         }
         let t = tabular::read_table(path, Some(format))?;
@@ -144,6 +189,26 @@ impl Table {
             fields,
             metadata: HashMap::new(),
             source: Source::Other(t),
+            first_row: 0,
+        })
+    }
+
+    /// Opens `path` for reading chunk by chunk ([`TableStream`]): a Parquet file in record
+    /// batches of at most `batch_rows` rows of the columns for which `want` is true (one
+    /// batch of Arrow arrays held at a time); any other format whole, as one chunk.
+    pub fn stream(
+        path: &Path,
+        want: &dyn Fn(&Field) -> bool,
+        batch_rows: usize,
+    ) -> Result<TableStream, IoError> {
+        let inner = if TableFormat::detect(path)? == TableFormat::Parquet {
+            StreamSource::Parquet(tabular::stream_columns(path, want, batch_rows)?)
+        } else {
+            StreamSource::Whole(Some(Table::read(path, want)?))
+        };
+        Ok(TableStream {
+            path: path.to_path_buf(),
+            inner,
         })
     }
 
@@ -227,7 +292,7 @@ impl Table {
             Source::Parquet(_) => "null in a required value",
             Source::Other(_) => "null or NaN in a required value",
         };
-        IoError::value(&self.path, row, name, what)
+        IoError::value(&self.path, self.first_row + row, name, what)
     }
 
     /// True if the column's type is a float this reader accepts.
@@ -317,7 +382,7 @@ impl Table {
                     Some(Ok(v)) => Ok(v),
                     Some(Err(IntError::Null(i))) => Err(self.null_error(name, i + 1)),
                     Some(Err(IntError::Value(i, m))) => {
-                        Err(IoError::value(&self.path, i + 1, name, m))
+                        Err(IoError::value(&self.path, self.first_row + i + 1, name, m))
                     }
                     None => Err(self.kind_error(c, INT)),
                 };
@@ -378,6 +443,44 @@ impl Table {
             ));
         }
         Ok(())
+    }
+}
+
+/// A table read chunk by chunk ([`Table::stream`]).
+pub(crate) struct TableStream {
+    path: PathBuf,
+    inner: StreamSource,
+}
+
+enum StreamSource {
+    Parquet(tabular::ColumnStream),
+    /// A format other than Parquet, read whole: one chunk.
+    Whole(Option<Table>),
+}
+
+impl TableStream {
+    /// Rows of the whole file (a Parquet file's footer).
+    pub fn n_rows(&self) -> usize {
+        match &self.inner {
+            StreamSource::Parquet(p) => p.n_rows,
+            StreamSource::Whole(t) => t.as_ref().map_or(0, |t| t.n_rows),
+        }
+    }
+
+    /// The next chunk as a [`Table`] (its `first_row` set, no key-value metadata); None
+    /// after the last.
+    pub fn next_chunk(&mut self) -> Result<Option<Table>, IoError> {
+        match &mut self.inner {
+            StreamSource::Whole(t) => Ok(t.take()),
+            StreamSource::Parquet(p) => Ok(p.next_chunk()?.map(|(first_row, c)| Table {
+                path: self.path.clone(),
+                n_rows: c.n_rows,
+                fields: c.fields,
+                metadata: c.metadata,
+                source: Source::Parquet(c.columns),
+                first_row,
+            })),
+        }
     }
 }
 

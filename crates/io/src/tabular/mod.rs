@@ -36,7 +36,7 @@ mod units;
 mod votable;
 
 pub use fits_write::write_fits;
-pub(crate) use parquet_reader::{read_columns, IntError, ReadColumn};
+pub(crate) use parquet_reader::{read_columns, stream_columns, ColumnStream, IntError, ReadColumn};
 pub(crate) use units::factor as unit_factor;
 pub use units::Unit;
 

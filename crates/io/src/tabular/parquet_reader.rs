@@ -360,6 +360,111 @@ fn read_columns_of(
     })
 }
 
+/// Selected columns of a Parquet file streamed by record batches (at most `batch_rows` rows,
+/// never across a row group), so that a reader converting them into its own records holds
+/// one batch of Arrow arrays at a time ([`stream_columns`]).
+pub(crate) struct ColumnStream {
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    /// All top-level fields of the file, including those not read.
+    pub fields: Vec<Arc<Field>>,
+    /// Row count from the footer (checked against the rows decoded at the end).
+    pub n_rows: usize,
+    roots: Vec<usize>,
+    rows_read: usize,
+}
+
+/// Opens `path` for [`ColumnStream::next_chunk`]: the top-level columns of a supported type
+/// for which `want` is true, `batch_rows` rows at a time.
+pub(crate) fn stream_columns(
+    path: &Path,
+    want: &dyn Fn(&Field) -> bool,
+    batch_rows: usize,
+) -> Result<ColumnStream, IoError> {
+    let file = File::open(path).map_err(|e| IoError::os(path, "open", e))?;
+    let p = catch_unwind(AssertUnwindSafe(|| {
+        Projected::open(path, file, want, batch_rows.max(1))
+    }))
+    .map_err(|_| IoError::parquet(path, "corrupt file (the Parquet decoder failed)"))??;
+    let mut seen = std::collections::HashSet::new();
+    for &i in &p.roots {
+        if !seen.insert(p.fields[i].name().clone()) {
+            return Err(IoError::invalid(
+                path,
+                format!("column \"{}\" appears more than once", p.fields[i].name()),
+            ));
+        }
+    }
+    Ok(ColumnStream {
+        path: path.to_path_buf(),
+        reader: p.reader,
+        fields: p.fields,
+        n_rows: p.n_rows,
+        roots: p.roots,
+        rows_read: 0,
+    })
+}
+
+impl ColumnStream {
+    /// The next batch: the 0-based file row of its first row and its columns (the file's
+    /// fields, no metadata); None after the last (then the rows decoded are checked against
+    /// the footer).
+    pub fn next_chunk(&mut self) -> Result<Option<(usize, ParquetColumns)>, IoError> {
+        let path = self.path.clone();
+        let next = catch_unwind(AssertUnwindSafe(|| self.reader.next()))
+            .map_err(|_| IoError::parquet(&path, "corrupt file (the Parquet decoder failed)"))?;
+        let batch = match next {
+            None => {
+                if !self.roots.is_empty() && self.rows_read != self.n_rows {
+                    return Err(IoError::parquet(
+                        &path,
+                        format!(
+                            "footer announces {} rows but {} were decoded",
+                            self.n_rows, self.rows_read
+                        ),
+                    ));
+                }
+                return Ok(None);
+            }
+            Some(Err(e)) => {
+                return Err(IoError::parquet(
+                    &path,
+                    format!("after data row {}: {e}", self.rows_read),
+                ))
+            }
+            Some(Ok(b)) => b,
+        };
+        let n = batch.num_rows();
+        let mut columns: HashMap<String, ReadColumn> = HashMap::with_capacity(self.roots.len());
+        for &i in &self.roots {
+            columns.insert(
+                self.fields[i].name().clone(),
+                ReadColumn {
+                    field: self.fields[i].clone(),
+                    chunks: Vec::new(),
+                    n_rows: n,
+                },
+            );
+        }
+        for (f, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            if let Some(c) = columns.get_mut(f.name()) {
+                c.chunks.push(array.clone());
+            }
+        }
+        let first = self.rows_read;
+        self.rows_read += n;
+        Ok(Some((
+            first,
+            ParquetColumns {
+                fields: self.fields.clone(),
+                metadata: HashMap::new(),
+                n_rows: n,
+                columns,
+            },
+        )))
+    }
+}
+
 impl TableReader for ParquetReader {
     fn column_names(&self) -> &[String] {
         &self.names
