@@ -38,6 +38,7 @@ mod error;
 pub mod hipparcos;
 mod observations;
 pub mod output;
+mod partition;
 mod pointed;
 mod reference;
 mod sink;
@@ -71,6 +72,7 @@ pub use output::{
     check_output_location, ensure_writable_dir, write_atomically, write_lines, write_png,
     write_text, PartialFile,
 };
+pub use partition::{count_observations, read_dataset_part, DatasetPart, ObservationCounts};
 pub use pointed::{
     is_pointed_dataset, read_distortion, read_exposures, read_images, read_pointed_dataset,
     read_pointed_mission, read_pointed_truth, read_reference_catalogue, read_stars,
