@@ -3,10 +3,12 @@
 //! The model is written once, [`GaiaModel::predict`], generic over the scalar [`Real`]:
 //! source direction (Lindegren et al. 2012, eq. 4) → SRS through the normalised attitude
 //! quaternion (eq. 12) → field angles (eq. 13) → plus calibration. Evaluated with `f64` it
-//! predicts; evaluated with the forward-mode dual number `DualSVec64<N_DUAL>` it also gives
-//! the exact Jacobian with respect to the source parameters, the un-normalised quaternion
-//! and the calibration parameters of the observation's unit. Derivatives with respect to the
-//! attitude spline coefficients follow exactly from linearity: ∂/∂c_{j+m,k} = B_m(t) ∂/∂q_k.
+//! predicts; evaluated with the forward-mode dual number [`Jet<N_DUAL>`](crate::scalar::Jet)
+//! it also gives the exact Jacobian with respect to the source parameters, the un-normalised
+//! quaternion and the calibration parameters of the observation's unit. Derivatives with
+//! respect to the attitude spline coefficients follow exactly from linearity:
+//! ∂/∂c_{j+m,k} = B_m(t) ∂/∂q_k. [`GaiaModel::linearise_reference`] evaluates the same model
+//! with num-dual's `DualSVec64<N_DUAL>`, the reference the tests compare [`Jet`] with.
 
 use crate::attitude::BSplineAttitude;
 use crate::calibration::{CalContext, CalTerm, Calibration, N_AC_CAL_MAX, N_AL_CAL_MAX};
@@ -14,7 +16,7 @@ use crate::ephemeris::Ephemeris;
 use crate::instrument::{Fov, Instrument};
 use crate::obs::Observation;
 use crate::quat;
-use crate::scalar::Real;
+use crate::scalar::{Jet, Real};
 use crate::source::{direction, SourceParams, N_SRC_MAX};
 use crate::units::years;
 use nalgebra::SVector;
@@ -28,6 +30,18 @@ const CAL_AL0: usize = Q0 + 4;
 const CAL_AC0: usize = CAL_AL0 + N_AL_CAL_MAX;
 
 type Dn = DualSVec64<N_DUAL>;
+
+/// Source unknowns that enter the geometry (all but ν_eff, which enters only the calibration).
+const N_SRC_GEOM: usize = 5;
+/// Index of ν_eff among the source parameters.
+const NU: usize = N_SRC_GEOM;
+/// Derivative lanes of the geometric evaluation of [`GaiaModel::linearise`]: source + quaternion.
+pub const N_GEOM: usize = N_SRC_GEOM + 4;
+type Jg = Jet<N_GEOM>;
+/// Lanes of the calibration evaluation: AL parameters, AC parameters, ν_eff.
+const N_CAL_LANES: usize = N_AL_CAL_MAX + N_AC_CAL_MAX + 1;
+const C_NU: usize = N_CAL_LANES - 1;
+type Jc = Jet<N_CAL_LANES>;
 
 /// Known geometry of one observation (no unknowns in it).
 #[derive(Clone, Copy, Debug)]
@@ -153,7 +167,16 @@ impl GaiaModel {
     }
 
     /// Design equations of observation `o` at the given parameters, by forward-mode
-    /// automatic differentiation of [`GaiaModel::predict`].
+    /// automatic differentiation of [`GaiaModel::predict`] with [`Jet`].
+    ///
+    /// The derivative lanes are independent (each is computed by its own operations on the
+    /// value parts), so they are evaluated in two groups, each of exactly the size it needs:
+    /// the source position and motion and the quaternion ([`N_GEOM`] lanes) through the whole
+    /// of [`GaiaModel::predict`] with the calibration parameters and ν_eff as constants, and the
+    /// calibration parameters and ν_eff, which enter only the calibration terms that `predict`
+    /// adds to the geometric field angles, through [`Calibration::delta_eta`] and
+    /// [`Calibration::delta_zeta`]. The result is bit for bit that of one evaluation with all
+    /// [`N_DUAL`] lanes ([`GaiaModel::linearise_reference`], tested).
     pub fn linearise(
         &self,
         src: &SourceParams,
@@ -170,30 +193,125 @@ impl GaiaModel {
             o.strip as usize,
         );
         let (p_al, p_ac) = cal.unit_params(cal_unit);
-
         let s = src.to_array();
-        let mut sd = [Dn::from_re(0.0); N_SRC_MAX];
-        for k in 0..N_SRC_MAX {
+
+        // source (α*, δ, ϖ, μα*, μδ) and quaternion lanes through the whole model
+        let mut sd = [Jg::cst(0.0); N_SRC_MAX];
+        for k in 0..N_SRC_GEOM {
             // the unknown for α is Δα* = Δα cos δ
             let scale = if k == 0 { 1.0 / s[1].cos() } else { 1.0 };
-            sd[k] = seeded(s[k], k, scale);
+            sd[k] = Jg::seeded(s[k], k, scale);
         }
-        let qd: [Dn; 4] = std::array::from_fn(|k| seeded(q[k], Q0 + k, 1.0));
-        let mut al = [Dn::from_re(0.0); N_AL_CAL_MAX];
+        sd[NU] = Jg::cst(s[NU]);
+        let qd: [Jg; 4] = std::array::from_fn(|k| Jg::seeded(q[k], N_SRC_GEOM + k, 1.0));
+        let mut al = [Jg::cst(0.0); N_AL_CAL_MAX];
         for (k, &p) in p_al.iter().enumerate() {
-            al[k] = seeded(p, CAL_AL0 + k, 1.0);
+            al[k] = Jg::cst(p);
         }
-        let mut ac = [Dn::from_re(0.0); N_AC_CAL_MAX];
+        let mut ac = [Jg::cst(0.0); N_AC_CAL_MAX];
         for (k, &p) in p_ac.iter().enumerate() {
-            ac[k] = seeded(p, CAL_AC0 + k, 1.0);
+            ac[k] = Jg::cst(p);
         }
         let (eta, zeta) = self.predict(&sd, &qd, &al[..p_al.len()], &ac[..p_ac.len()], &g);
 
-        let ge = grad(&eta);
-        let gz = grad(&zeta);
+        // calibration and ν_eff lanes through the calibration terms
+        let ctx = CalContext {
+            ac_coord: g.ac_coord,
+            nu_eff: Jc::seeded(s[NU], C_NU, 1.0),
+            nu_ref: self.nu_eff_ref,
+        };
+        let mut cal_al = [Jc::cst(0.0); N_AL_CAL_MAX];
+        for (k, &p) in p_al.iter().enumerate() {
+            cal_al[k] = Jc::seeded(p, k, 1.0);
+        }
+        let mut cal_ac = [Jc::cst(0.0); N_AC_CAL_MAX];
+        for (k, &p) in p_ac.iter().enumerate() {
+            cal_ac[k] = Jc::seeded(p, N_AL_CAL_MAX + k, 1.0);
+        }
+        let de = Calibration::delta_eta(&self.cal_terms, &cal_al[..p_al.len()], &ctx);
+        let dz = Calibration::delta_zeta(&self.cal_terms, &cal_ac[..p_ac.len()], &ctx);
+
+        let src_lanes = |x: &Jg, c: &Jc| -> [f64; N_SRC_MAX] {
+            std::array::from_fn(|k| {
+                if k < N_SRC_GEOM {
+                    x.eps[k]
+                } else {
+                    c.eps[C_NU]
+                }
+            })
+        };
         Linearised {
             eta: eta.re,
             zeta: zeta.re,
+            d_src_eta: src_lanes(&eta, &de),
+            d_src_zeta: src_lanes(&zeta, &dz),
+            d_q_eta: std::array::from_fn(|k| eta.eps[N_SRC_GEOM + k]),
+            d_q_zeta: std::array::from_fn(|k| zeta.eps[N_SRC_GEOM + k]),
+            att_index,
+            att_basis,
+            cal_unit,
+            d_cal_eta: std::array::from_fn(|k| de.eps[k]),
+            d_cal_zeta: std::array::from_fn(|k| dz.eps[N_AL_CAL_MAX + k]),
+        }
+    }
+
+    /// [`GaiaModel::linearise`] evaluated with num-dual's `DualSVec64<N_DUAL>`: the
+    /// reference implementation of forward-mode autodiff the tests compare [`Jet`] with.
+    pub fn linearise_reference(
+        &self,
+        src: &SourceParams,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+    ) -> Linearised {
+        self.linearise_with(src, att, cal, o, seeded, |x| (x.re, grad(&x)))
+    }
+
+    /// The linearisation with a dual scalar D: `seed(value, component, scale)` makes an
+    /// independent variable, `split` returns value and gradient.
+    #[inline(always)]
+    fn linearise_with<D: Real>(
+        &self,
+        src: &SourceParams,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+        seed: impl Fn(f64, usize, f64) -> D,
+        split: impl Fn(D) -> (f64, [f64; N_DUAL]),
+    ) -> Linearised {
+        let g = self.geometry(o);
+        let (q, att_index, att_basis) = att.unnormalised(o.t);
+        let cal_unit = cal.unit(
+            cal.interval_of(o.t),
+            o.fov.index(),
+            o.row as usize,
+            o.strip as usize,
+        );
+        let (p_al, p_ac) = cal.unit_params(cal_unit);
+
+        let s = src.to_array();
+        let mut sd = [D::cst(0.0); N_SRC_MAX];
+        for k in 0..N_SRC_MAX {
+            // the unknown for α is Δα* = Δα cos δ
+            let scale = if k == 0 { 1.0 / s[1].cos() } else { 1.0 };
+            sd[k] = seed(s[k], k, scale);
+        }
+        let qd: [D; 4] = std::array::from_fn(|k| seed(q[k], Q0 + k, 1.0));
+        let mut al = [D::cst(0.0); N_AL_CAL_MAX];
+        for (k, &p) in p_al.iter().enumerate() {
+            al[k] = seed(p, CAL_AL0 + k, 1.0);
+        }
+        let mut ac = [D::cst(0.0); N_AC_CAL_MAX];
+        for (k, &p) in p_ac.iter().enumerate() {
+            ac[k] = seed(p, CAL_AC0 + k, 1.0);
+        }
+        let (eta, zeta) = self.predict(&sd, &qd, &al[..p_al.len()], &ac[..p_ac.len()], &g);
+
+        let (eta, ge) = split(eta);
+        let (zeta, gz) = split(zeta);
+        Linearised {
+            eta,
+            zeta,
             d_src_eta: std::array::from_fn(|k| ge[k]),
             d_src_zeta: std::array::from_fn(|k| gz[k]),
             d_q_eta: std::array::from_fn(|k| ge[Q0 + k]),
