@@ -26,9 +26,37 @@ fn run_simulation(file: &MissionFile) -> Result<Simulation, Box<dyn std::error::
     Ok(s.sim)
 }
 
+/// `run::write_simulation`, writing the simulation's parts where they are (borrowed:
+/// `io::write_dataset_with_config_ref`) instead of copying them into a data set and a truth
+/// first, so that writing a large simulation holds no second copy of its observations.
 fn write_simulation(dir: &Path, file: &MissionFile, sim: &Simulation, force: bool) -> Res {
     let _writing = crate::interrupt::Writing::start();
-    run::write_simulation(dir, file, sim, force)?;
+    let mut written = file.clone();
+    written.mission = sim.mission.clone();
+    io::ensure_writable_dir(dir)?;
+    let ds = io::DatasetRef {
+        mission: &sim.mission,
+        sources: &sim.start_sources,
+        observations: &sim.observations,
+        attitude: &sim.start_attitude,
+        calibration: &sim.start_calibration,
+    };
+    let tr = io::TruthRef {
+        sources: &sim.truth_sources,
+        attitude: &sim.truth_attitude,
+        calibration: &sim.truth_calibration,
+        is_outlier: &sim.is_outlier,
+        noise_eta: &sim.noise_eta,
+        noise_zeta: &sim.noise_zeta,
+    };
+    let options = io::WriteOptions { overwrite: force };
+    io::write_dataset_with_config_ref(dir, &written, ds, Some(tr), &options)?;
+    io::write_reference_positions(
+        dir.join(io::REFERENCE_FILE),
+        &sim.reference_positions,
+        &sim.start_sources,
+        force,
+    )?;
     println!("wrote data set to {}", dir.display());
     Ok(())
 }

@@ -331,19 +331,19 @@ pub fn write_dataset_ref(
     // check and convert everything before touching the disk
     let ref_epoch = julian_year(m.reference_epoch_jd);
     let obs = &dataset.observations.obs;
-    check_start_catalogue(&p.sources, &dataset.sources)?;
-    let sources_table = catalogue::prepare(&p.sources, &dataset.sources, ref_epoch, None)?;
+    check_start_catalogue(&p.sources, dataset.sources)?;
+    let sources_table = catalogue::prepare(&p.sources, dataset.sources, ref_epoch, None)?;
     let layout = (m.instrument.n_rows, m.instrument.n_strips);
     // observations and their truth are checked here and converted one row group at a time
     // while they are written (no second copy of them)
-    observations::check(&p.observations, obs, &dataset.sources, Some(layout))?;
+    observations::check(&p.observations, obs, dataset.sources, Some(layout))?;
     check_attitude_span(&p.observations, obs, &dataset.attitude.knots)?;
-    let attitude_table = attitude::prepare(&p.attitude, &dataset.attitude)?;
+    let attitude_table = attitude::prepare(&p.attitude, dataset.attitude)?;
     check_calibration_vs_mission(&p.calibration, dataset.calibration, m)?;
-    let calibration_table = calibration::prepare(&p.calibration, &dataset.calibration)?;
+    let calibration_table = calibration::prepare(&p.calibration, dataset.calibration)?;
     let truth_tables = match truth {
         Some(tr) => {
-            check_same_sources(&p.truth_sources, &dataset.sources, &tr.sources)?;
+            check_same_sources(&p.truth_sources, dataset.sources, tr.sources)?;
             let n = obs.len();
             for (name, len) in [
                 ("is_outlier", tr.is_outlier.len()),
@@ -359,15 +359,15 @@ pub fn write_dataset_ref(
             }
             check_observation_truth(
                 &p.truth_observations,
-                &tr.is_outlier,
-                &tr.noise_eta,
-                &tr.noise_zeta,
+                tr.is_outlier,
+                tr.noise_eta,
+                tr.noise_zeta,
             )?;
             Some((
                 [
-                    catalogue::prepare(&p.truth_sources, &tr.sources, ref_epoch, None)?,
-                    attitude::prepare(&p.truth_attitude, &tr.attitude)?,
-                    calibration::prepare(&p.truth_calibration, &tr.calibration)?,
+                    catalogue::prepare(&p.truth_sources, tr.sources, ref_epoch, None)?,
+                    attitude::prepare(&p.truth_attitude, tr.attitude)?,
+                    calibration::prepare(&p.truth_calibration, tr.calibration)?,
                 ],
                 tr,
             ))
@@ -383,7 +383,7 @@ pub fn write_dataset_ref(
     std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, "create directory", e))?;
     let ow = options.overwrite;
     sources_table.write(&p.sources, ow)?;
-    observations::write_checked(&p.observations, obs, &dataset.sources, ow)?;
+    observations::write_checked(&p.observations, obs, dataset.sources, ow)?;
     attitude_table.write(&p.attitude, ow)?;
     calibration_table.write(&p.calibration, ow)?;
     match truth_tables {
@@ -396,9 +396,9 @@ pub fn write_dataset_ref(
             // in the row groups of observations.parquet
             write_checked_observation_truth(
                 &p.truth_observations,
-                &tr.is_outlier,
-                &tr.noise_eta,
-                &tr.noise_zeta,
+                tr.is_outlier,
+                tr.noise_eta,
+                tr.noise_zeta,
                 observations::row_groups(obs),
                 ow,
             )?;

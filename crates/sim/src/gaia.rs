@@ -220,45 +220,61 @@ pub fn simulate_gaia(
         })
         .collect();
     let done = AtomicU64::new(0);
-    let per_source: Vec<Vec<(Observation, bool, f64, f64)>> = (0..config.n_sources)
-        .into_par_iter()
-        .map(|i| {
-            let r = observe_source(
-                &model,
-                &truth_attitude,
-                &truth_calibration,
-                &law,
-                config,
-                i,
-                &truth_sources[i],
-                t0,
-                t1,
-                coarse_step,
-                &coarse_z,
-            );
-            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if d.is_multiple_of(64) || d as usize == config.n_sources {
-                progress(d);
-            }
-            r
-        })
-        .collect();
-    let n_obs: usize = per_source.iter().map(|v| v.len()).sum();
-    let mut obs = Vec::with_capacity(n_obs);
-    let mut is_outlier = Vec::with_capacity(n_obs);
-    let mut noise_eta = Vec::with_capacity(n_obs);
-    let mut noise_zeta = Vec::with_capacity(n_obs);
+    // sources in blocks, each block's observations appended to the flat vectors before the
+    // next is simulated: the per-source vectors of one block exist beside the flat ones, not
+    // those of the whole mission; the vectors grow by the expected rate (not doubling) to
+    // end near their size
+    let expected = (expected_obs_rate(&mission, config) * (t1 - t0) * 1.02) as usize + 1024;
+    let mut obs = Vec::with_capacity(expected);
+    let mut is_outlier = Vec::with_capacity(expected);
+    let mut noise_eta = Vec::with_capacity(expected);
+    let mut noise_zeta = Vec::with_capacity(expected);
     let mut source_offsets = Vec::with_capacity(config.n_sources + 1);
     source_offsets.push(0);
-    for v in per_source {
-        for (o, out, ne, nz) in v {
-            obs.push(o);
-            is_outlier.push(out);
-            noise_eta.push(ne);
-            noise_zeta.push(nz);
+    for block in (0..config.n_sources).step_by(SOURCE_BLOCK) {
+        let block = block..(block + SOURCE_BLOCK).min(config.n_sources);
+        let per_source: Vec<Vec<(Observation, bool, f64, f64)>> = block
+            .into_par_iter()
+            .map(|i| {
+                let r = observe_source(
+                    &model,
+                    &truth_attitude,
+                    &truth_calibration,
+                    &law,
+                    config,
+                    i,
+                    &truth_sources[i],
+                    t0,
+                    t1,
+                    coarse_step,
+                    &coarse_z,
+                );
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if d.is_multiple_of(64) || d as usize == config.n_sources {
+                    progress(d);
+                }
+                r
+            })
+            .collect();
+        let n: usize = per_source.iter().map(|v| v.len()).sum();
+        reserve_exact_growth(&mut obs, n);
+        reserve_exact_growth(&mut is_outlier, n);
+        reserve_exact_growth(&mut noise_eta, n);
+        reserve_exact_growth(&mut noise_zeta, n);
+        for v in per_source {
+            for (o, out, ne, nz) in v {
+                obs.push(o);
+                is_outlier.push(out);
+                noise_eta.push(ne);
+                noise_zeta.push(nz);
+            }
+            source_offsets.push(obs.len());
         }
-        source_offsets.push(obs.len());
     }
+    obs.shrink_to_fit();
+    is_outlier.shrink_to_fit();
+    noise_eta.shrink_to_fit();
+    noise_zeta.shrink_to_fit();
     let reference_positions = truth_sources
         .iter()
         .enumerate()
@@ -298,6 +314,17 @@ pub fn simulate_gaia(
         noise_eta,
         noise_zeta,
     })
+}
+
+/// Sources simulated together (in parallel) before their observations join the others.
+const SOURCE_BLOCK: usize = 4096;
+
+/// Makes room for `n` more elements, growing by an eighth at least (not doubling) when full,
+/// so that a vector sized near its final length does not end at twice it.
+fn reserve_exact_growth<T>(v: &mut Vec<T>, n: usize) {
+    if v.capacity() - v.len() < n {
+        v.reserve_exact(n.max(v.capacity() / 8));
+    }
 }
 
 fn make_source(config: &SimConfig, i: usize) -> Source {
