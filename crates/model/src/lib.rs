@@ -35,7 +35,7 @@ pub use calibration::{N_AC_CAL_MAX, N_AL_CAL_MAX};
 pub use ephemeris::{EarthEphemeris, Ephemeris, GaiaL2Ephemeris, TabulatedEphemeris};
 pub use instrument::{Fov, Instrument, InstrumentConfig};
 pub use mission::MissionConfig;
-pub use model::{GaiaModel, Geometry, Linearised, N_DUAL};
+pub use model::{GaiaModel, Geometry, Linearised, SourceJets, N_DUAL};
 pub use obs::{Observation, ObservationSet};
 pub use scalar::Real;
 pub use source::{SourceParams, N_SRC_MAX};

@@ -16,8 +16,8 @@ use crate::ephemeris::Ephemeris;
 use crate::instrument::{Fov, Instrument};
 use crate::obs::Observation;
 use crate::quat;
-use crate::scalar::{Jet, Real};
-use crate::source::{direction, SourceParams, N_SRC_MAX};
+use crate::scalar::{Jet, Real, V3};
+use crate::source::{direction_from_triad, normal_triad, SourceParams, N_SRC_MAX};
 use crate::units::years;
 use nalgebra::SVector;
 use num_dual::{Derivative, DualSVec64, DualVec};
@@ -37,7 +37,7 @@ const N_SRC_GEOM: usize = 5;
 const NU: usize = N_SRC_GEOM;
 /// Derivative lanes of the geometric evaluation of [`GaiaModel::linearise`]: source + quaternion.
 pub const N_GEOM: usize = N_SRC_GEOM + 4;
-type Jg = Jet<N_GEOM>;
+type Jg = Jet<{ N_GEOM + 1 }>;
 /// Lanes of the calibration evaluation: AL parameters, AC parameters, ν_eff.
 const N_CAL_LANES: usize = N_AL_CAL_MAX + N_AC_CAL_MAX + 1;
 const C_NU: usize = N_CAL_LANES - 1;
@@ -74,6 +74,35 @@ pub struct Linearised {
     pub cal_unit: usize,
     pub d_cal_eta: [f64; N_AL_CAL_MAX],
     pub d_cal_zeta: [f64; N_AC_CAL_MAX],
+}
+
+/// What the linearisation of one source's observations shares ([`GaiaModel::linearise_source_obs`]):
+/// its parameters, the source lanes seeded from them (the unknown for α is Δα* = Δα cos δ)
+/// and their normal triad.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceJets {
+    s: [f64; N_SRC_MAX],
+    sd: [Jg; N_SRC_MAX],
+    triad: [V3<Jg>; 3],
+}
+
+impl SourceJets {
+    /// Given a source's parameters (internal units).
+    #[inline]
+    pub fn new(src: &SourceParams) -> Self {
+        let s = src.to_array();
+        let mut sd = [Jg::cst(0.0); N_SRC_MAX];
+        for k in 0..N_SRC_GEOM {
+            let scale = if k == 0 { 1.0 / s[1].cos() } else { 1.0 };
+            sd[k] = Jg::seeded(s[k], k, scale);
+        }
+        sd[NU] = Jg::cst(s[NU]);
+        SourceJets {
+            s,
+            sd,
+            triad: normal_triad(sd[0], sd[1]),
+        }
+    }
 }
 
 /// The scanning-instrument observation model.
@@ -116,7 +145,22 @@ impl GaiaModel {
         cal_ac: &[D],
         g: &Geometry,
     ) -> (D, D) {
-        let u = direction(src, g.tau_yr, &g.b_au);
+        self.predict_with_triad(&normal_triad(src[0], src[1]), src, q, cal_al, cal_ac, g)
+    }
+
+    /// [`GaiaModel::predict`] given the normal triad of the source ([`normal_triad`] of
+    /// `src[0]`, `src[1]`), which all the source's observations share.
+    #[inline]
+    pub fn predict_with_triad<D: Real>(
+        &self,
+        triad: &[V3<D>; 3],
+        src: &[D; N_SRC_MAX],
+        q: &[D; 4],
+        cal_al: &[D],
+        cal_ac: &[D],
+        g: &Geometry,
+    ) -> (D, D) {
+        let u = direction_from_triad(triad, src, g.tau_yr, &g.b_au);
         let v = quat::icrs_to_srs(&quat::normalize(q), &u);
         let (eta, zeta) = self.instrument.field_angles(&v, g.fov);
         let ctx = CalContext {
@@ -184,6 +228,20 @@ impl GaiaModel {
         cal: &Calibration,
         o: &Observation,
     ) -> Linearised {
+        self.linearise_source_obs(&SourceJets::new(src), att, cal, o)
+    }
+
+    /// [`GaiaModel::linearise`] with what a source's observations share computed once
+    /// ([`SourceJets::new`]): the same result bit for bit, without the per-observation
+    /// trigonometry of (α, δ). Linearise a source's observations in a loop around it.
+    #[inline]
+    pub fn linearise_source_obs(
+        &self,
+        sj: &SourceJets,
+        att: &BSplineAttitude,
+        cal: &Calibration,
+        o: &Observation,
+    ) -> Linearised {
         let g = self.geometry(o);
         let (q, att_index, att_basis) = att.unnormalised(o.t);
         let cal_unit = cal.unit(
@@ -193,16 +251,9 @@ impl GaiaModel {
             o.strip as usize,
         );
         let (p_al, p_ac) = cal.unit_params(cal_unit);
-        let s = src.to_array();
+        let s = &sj.s;
 
         // source (α*, δ, ϖ, μα*, μδ) and quaternion lanes through the whole model
-        let mut sd = [Jg::cst(0.0); N_SRC_MAX];
-        for k in 0..N_SRC_GEOM {
-            // the unknown for α is Δα* = Δα cos δ
-            let scale = if k == 0 { 1.0 / s[1].cos() } else { 1.0 };
-            sd[k] = Jg::seeded(s[k], k, scale);
-        }
-        sd[NU] = Jg::cst(s[NU]);
         let qd: [Jg; 4] = std::array::from_fn(|k| Jg::seeded(q[k], N_SRC_GEOM + k, 1.0));
         let mut al = [Jg::cst(0.0); N_AL_CAL_MAX];
         for (k, &p) in p_al.iter().enumerate() {
@@ -212,7 +263,14 @@ impl GaiaModel {
         for (k, &p) in p_ac.iter().enumerate() {
             ac[k] = Jg::cst(p);
         }
-        let (eta, zeta) = self.predict(&sd, &qd, &al[..p_al.len()], &ac[..p_ac.len()], &g);
+        let (eta, zeta) = self.predict_with_triad(
+            &sj.triad,
+            &sj.sd,
+            &qd,
+            &al[..p_al.len()],
+            &ac[..p_ac.len()],
+            &g,
+        );
 
         // calibration and ν_eff lanes through the calibration terms
         let ctx = CalContext {

@@ -177,6 +177,7 @@ impl<const N: usize> Sub for Jet<N> {
 }
 
 /// Product rule, as num-dual: (a b, a′ b + b′ a).
+#[allow(clippy::suspicious_arithmetic_impl)]
 impl<const N: usize> Mul for Jet<N> {
     type Output = Self;
     #[inline(always)]
@@ -189,6 +190,7 @@ impl<const N: usize> Mul for Jet<N> {
 }
 
 /// Quotient rule, as num-dual: with i = 1/b, (a i, ((a′ b − b′ a) i) i).
+#[allow(clippy::suspicious_arithmetic_impl)]
 impl<const N: usize> Div for Jet<N> {
     type Output = Self;
     #[inline(always)]

@@ -102,7 +102,19 @@ pub fn normal_triad<D: Real>(ra: D, dec: D) -> [V3<D>; 3] {
 /// `tau_yr` Julian years after the reference epoch (Lindegren et al. 2012, eq. 4).
 #[inline]
 pub fn direction<D: Real>(p: &[D; N_SRC_MAX], tau_yr: f64, b_au: &[f64; 3]) -> V3<D> {
-    let [pv, qv, rv] = normal_triad(p[0], p[1]);
+    direction_from_triad(&normal_triad(p[0], p[1]), p, tau_yr, b_au)
+}
+
+/// [`direction`] given the normal triad [p, q, r] of the source's (α, δ) ([`normal_triad`]),
+/// which all its observations share.
+#[inline]
+pub fn direction_from_triad<D: Real>(
+    triad: &[V3<D>; 3],
+    p: &[D; N_SRC_MAX],
+    tau_yr: f64,
+    b_au: &[f64; 3],
+) -> V3<D> {
+    let [pv, qv, rv] = *triad;
     let mut u = [D::cst(0.0); 3];
     for c in 0..3 {
         u[c] = rv[c] + (pv[c] * p[3] + qv[c] * p[4]) * tau_yr - p[2] * b_au[c];

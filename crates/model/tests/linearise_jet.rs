@@ -1,7 +1,8 @@
 //! The linearisation with the model's own dual number (`scalar::Jet`) against num-dual's
 //! `DualSVec64` (`GaiaModel::linearise_reference`): the same model, the same derivative
 //! formulas, hence the same design equations bit for bit, on random sources, times, fields of
-//! view, CCDs and calibration parameters. The reference itself is checked against finite
+//! view, CCDs and calibration parameters, also with a source's shared part (`SourceJets`)
+//! computed once for several of its observations. The reference itself is checked against finite
 //! differences in `tests/model.rs`.
 
 use astrosolve_model::bspline::UniformKnots;
@@ -125,6 +126,21 @@ fn jet_linearisation_equals_num_dual_bit_for_bit() {
             assert!(same(&a, &b), "trial {trial}: {a:?}\nvs num-dual {b:?}");
             let (eta, zeta) = model.predict_obs(&src, &att, &cal, &o);
             assert_eq!((a.eta, a.zeta), (eta, zeta));
+            // what the source's observations share, computed once for several of them
+            let sj = SourceJets::new(&src);
+            for dt in [0.0, 1e-3, -0.2] {
+                let o2 = Observation {
+                    t: (o.t + dt).clamp(-0.99, 0.99),
+                    strip: (o.strip + 1) % 9,
+                    ..o
+                };
+                let a = model.linearise_source_obs(&sj, &att, &cal, &o2);
+                let b = model.linearise_reference(&src, &att, &cal, &o2);
+                assert!(
+                    same(&a, &b),
+                    "trial {trial}, shared: {a:?}\nvs num-dual {b:?}"
+                );
+            }
         }
     }
 }
