@@ -37,6 +37,8 @@ const N_SRC_GEOM: usize = 5;
 const NU: usize = N_SRC_GEOM;
 /// Derivative lanes of the geometric evaluation of [`GaiaModel::linearise`]: source + quaternion.
 pub const N_GEOM: usize = N_SRC_GEOM + 4;
+/// The geometric dual number: [`N_GEOM`] lanes and one lane of padding that stays zero (an
+/// even number of lanes compiles to whole SSE2 pairs, ≈ 10 % faster).
 type Jg = Jet<{ N_GEOM + 1 }>;
 /// Lanes of the calibration evaluation: AL parameters, AC parameters, ν_eff.
 const N_CAL_LANES: usize = N_AL_CAL_MAX + N_AC_CAL_MAX + 1;
