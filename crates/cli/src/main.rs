@@ -12,6 +12,8 @@ mod covariance;
 mod epoch_plot;
 mod exit;
 mod interrupt;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod plots;
 mod pointed;
 mod progress;
@@ -58,13 +60,40 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // MPI is initialised once, here (feature `mpi`); with one rank everything runs as without it
+    #[cfg(feature = "mpi")]
+    let mpi_env = mpi::init();
+    #[cfg(feature = "mpi")]
+    let rank = mpi_env.as_ref().map_or(0, |m| m.rank());
+    #[cfg(not(feature = "mpi"))]
+    let rank = 0;
+    // ranks other than 0 stay quiet (their warnings are rank 0's) unless RUST_LOG asks
+    let default_filter = if rank == 0 { "warn" } else { "error" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
     interrupt::install();
+    #[cfg(feature = "mpi")]
+    if let Some(env) = mpi_env.as_ref().filter(|m| m.size() > 1) {
+        let code = mpi::run(env, &cli.command);
+        // MPI_Finalize before the exit
+        drop(mpi_env);
+        std::process::exit(code);
+    }
+    let code = run(&cli);
+    #[cfg(feature = "mpi")]
+    drop(mpi_env);
+    if code != 0 {
+        std::process::exit(code);
+    }
+}
+
+/// Runs the command as one process; the exit status (0: done), the error printed.
+fn run(cli: &Cli) -> i32 {
     let result: Result<(), Box<dyn std::error::Error>> = match &cli.command {
         Command::Simulate(a) => match a.mission {
             args::MissionArg::Gaia => scanning::simulate(a),
@@ -81,28 +110,40 @@ fn main() {
         Command::Vsh(a) => cmd_vsh::run(a),
         Command::Epoch(a) => cmd_epoch::run(a),
     };
-    if let Err(e) = result {
-        let code = exit::code(e.as_ref());
-        if code == exit::INTERRUPTED {
-            // a solver stopped by Ctrl-C: nothing of the solution was written
-            let (out, what) = match &cli.command {
-                Command::Solve(a) => (a.out.as_path(), "nothing of the solution"),
-                Command::Demo(a) => (a.out.as_path(), "no solution"),
-                _ => (Path::new("."), "nothing"),
-            };
-            eprintln!("{}", interrupt::stopped_message(out, what));
-            let ckp = out.join(astrosolve_scanning::run::CHECKPOINT_FILE);
-            if matches!(&cli.command, Command::Solve(_)) && ckp.exists() {
-                eprintln!(
-                    "{} holds the last completed outer iteration: the same command with --resume continues from it",
-                    ckp.display()
-                );
-            }
-            std::process::exit(code);
-        }
-        eprintln!("error: {e}");
-        std::process::exit(code);
+    match result {
+        Ok(()) => 0,
+        Err(e) => report_error(&cli.command, e.as_ref()),
     }
+}
+
+/// Prints the error `e` of `command` (for Ctrl-C: what was and was not written, and the
+/// checkpoint to resume from) and returns its exit status.
+fn report_error(command: &Command, e: &(dyn std::error::Error + 'static)) -> i32 {
+    report_error_text(command, &e.to_string(), exit::code(e))
+}
+
+/// [`report_error`] of an error already turned into its message and exit status `code`.
+fn report_error_text(command: &Command, message: &str, code: i32) -> i32 {
+    if code == exit::INTERRUPTED {
+        // a solver stopped by Ctrl-C: nothing of the solution was written
+        let (out, what) = match command {
+            Command::Solve(a) => (a.out.as_path(), "nothing of the solution"),
+            Command::Demo(a) => (a.out.as_path(), "no solution"),
+            _ => (Path::new("."), "nothing"),
+        };
+        eprintln!("{}", interrupt::stopped_message(out, what));
+        let ckp = out.join(astrosolve_scanning::run::CHECKPOINT_FILE);
+        let ckp0 = out.join(astrosolve_scanning::run::rank_checkpoint_file(0, 2));
+        if matches!(command, Command::Solve(_)) && (ckp.exists() || ckp0.exists()) {
+            eprintln!(
+                "{} holds the last completed outer iteration: the same command with --resume continues from it",
+                if ckp.exists() { ckp.display() } else { ckp0.display() }
+            );
+        }
+        return code;
+    }
+    eprintln!("error: {message}");
+    code
 }
 
 /// Prepares an output directory before any work (`astrosolve_scanning::run::prepare_out_dir`,

@@ -74,7 +74,7 @@ pub fn simulate(a: &SimulateArgs) -> Res {
 }
 
 /// The scanning configuration of the solver flags.
-fn scan_config(opts: &SolverOptions) -> ScanConfig {
+pub(crate) fn scan_config(opts: &SolverOptions) -> ScanConfig {
     ScanConfig {
         solver: opts.core_config(SolverConfig::scanning()),
         frame: match opts.frame.unwrap_or(FrameArg::Gaia) {
@@ -114,7 +114,7 @@ fn solve_problem(
         None => run::solve(p, &cfg, &mut solver_events(&pb))?,
     };
     pb.finish_and_clear();
-    write_solution(p, &sol, out)?;
+    write_solution(p, &sol, out, sol.covariance.is_some())?;
     if let Some(pairs) = pairs {
         crate::covariance::write_pairs(&out.join("covariance_pairs.csv"), &sol, p, &pairs)?;
         println!("wrote {}/covariance_pairs.csv", out.display());
@@ -126,7 +126,10 @@ fn solve_problem(
     Ok(())
 }
 
-fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
+/// Writes the solution files, plots and the direct solver's extra files, and prints the
+/// summary; `covariance`: the solve computed the sources' covariances (source_covariance.csv
+/// from their blocks in `sol.sources`).
+pub(crate) fn write_solution(p: &Problem, sol: &Solution, out: &Path, covariance: bool) -> Res {
     let _writing = crate::interrupt::Writing::start();
     let written = run::write_solution(p, sol, out)?;
     plots::convergence(&out.join("convergence.png"), &sol.report)?;
@@ -134,7 +137,7 @@ fn write_solution(p: &Problem, sol: &Solution, out: &Path) -> Res {
         crate::covariance::write_spectrum(&out.join("eigenvalues.csv"), ev)?;
         plots::spectrum(&out.join("eigenvalues.png"), ev)?;
     }
-    if sol.covariance.is_some() {
+    if covariance {
         crate::covariance::write_source_covariance(
             &out.join("source_covariance.csv"),
             &sol.sources,
