@@ -145,7 +145,8 @@ fn rel(a: &[f64], b: &[f64], what: &str) -> f64 {
 fn compare(a: &Path, b: &Path) -> (f64, String) {
     let ca = astrosolve_io::read_catalogue(a.join("catalogue.parquet")).expect("catalogue a");
     let cb = astrosolve_io::read_catalogue(b.join("catalogue.parquet")).expect("catalogue b");
-    let ids = |c: &astrosolve_io::Catalogue| c.sources.iter().map(|s| s.source_id).collect::<Vec<_>>();
+    let ids =
+        |c: &astrosolve_io::Catalogue| c.sources.iter().map(|s| s.source_id).collect::<Vec<_>>();
     assert_eq!(ids(&ca), ids(&cb), "the catalogues hold other sources");
     let mut worst = (0.0, String::new());
     let mut take = |v: f64, what: &str| {
@@ -203,7 +204,7 @@ fn mpi_ranks_give_the_single_process_solution() {
             "--n-sources",
             "400",
             "--days",
-            "40",
+            "60",
             "--seed",
             "7",
         ]),
@@ -271,7 +272,10 @@ fn mpi_ranks_give_the_single_process_solution() {
         .expect("kill runs");
     assert!(killed.success());
     child.wait().expect("mpirun ends");
-    assert!(!part.join("catalogue.parquet").exists(), "the solve finished before it was stopped");
+    assert!(
+        !part.join("catalogue.parquet").exists(),
+        "the solve finished before it was stopped"
+    );
     assert!(cks.iter().all(|c| c.is_file()), "the checkpoints are gone");
     // a resume on another number of ranks is refused (the checkpoints are another partition's)
     let mut args = solve_args(&sim, &part, "cg");
@@ -283,7 +287,10 @@ fn mpi_ranks_give_the_single_process_solution() {
     let (worst, col) = compare(&part, &dir.path().join("cg-2"));
     eprintln!("cg: resumed on 2 ranks vs uninterrupted on 2 ranks: {worst:.2e} ({col})");
     assert!(worst <= TOLERANCE, "resumed differs by {worst:e} in {col}");
-    assert!(cks.iter().all(|c| !c.exists()), "checkpoints left after the resumed solve");
+    assert!(
+        cks.iter().all(|c| !c.exists()),
+        "checkpoints left after the resumed solve"
+    );
 
     // JASMINE-like: refused on several ranks, once, with the way out
     let jas = dir.path().join("jasmine");
@@ -298,12 +305,20 @@ fn mpi_ranks_give_the_single_process_solution() {
         "simulate --mission jasmine",
     );
     let jout = dir.path().join("jasmine-2");
-    let o = mpirun(2, &bin, &["solve", s(&jas), "--out", s(&jout), "--solver", "cg"])
-        .output()
-        .expect("mpirun runs");
+    let o = mpirun(
+        2,
+        &bin,
+        &["solve", s(&jas), "--out", s(&jout), "--solver", "cg"],
+    )
+    .output()
+    .expect("mpirun runs");
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
-    assert_eq!(t.matches("does not run on several MPI ranks").count(), 1, "{t}");
+    assert_eq!(
+        t.matches("does not run on several MPI ranks").count(),
+        1,
+        "{t}"
+    );
 
     eprintln!(
         "mpi test: {:.1} s in all, of which {t_build:.1} s building the mpi binary",
