@@ -328,7 +328,14 @@ pub(crate) fn read_observations_from(
 ) -> Result<Vec<Observation>, IoError> {
     let index = source_index_map(path, sources)?;
     let mut stream = Table::stream(path, &want_column, READ_BATCH_ROWS)?;
-    let mut obs = Vec::with_capacity(stream.n_rows());
+    // room for the rows the footer announces, as a hint only (a corrupt footer must not make
+    // the reader abort): at most one per byte of the file, and none if it cannot be had
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let hint = stream
+        .n_rows()
+        .min(usize::try_from(file_len).unwrap_or(usize::MAX));
+    let mut obs = Vec::new();
+    let _ = obs.try_reserve_exact(hint);
     while let Some(t) = stream.next_chunk()? {
         let c = file_columns(&t)?;
         drop(t);
