@@ -13,6 +13,11 @@ pub trait Ephemeris: Send + Sync {
     fn observer_au(&self, t: f64) -> [f64; 3];
     /// Barycentric position of the Sun (AU, equatorial) at t.
     fn sun_au(&self, t: f64) -> [f64; 3];
+    /// Both positions at t: (observer, Sun), as [`Ephemeris::observer_au`] and
+    /// [`Ephemeris::sun_au`] give them (an implementation may share work between the two).
+    fn observer_and_sun_au(&self, t: f64) -> ([f64; 3], [f64; 3]) {
+        (self.observer_au(t), self.sun_au(t))
+    }
 }
 
 /// Spacecraft near the Sun–Earth L2 point: the heliocentric Earth (VSOP87E) scaled by
@@ -38,20 +43,37 @@ fn rect(c: vsop87::RectangularCoordinates) -> [f64; 3] {
     [c.x, c.y, c.z]
 }
 
+impl GaiaL2Ephemeris {
+    /// The observer (ecliptic, AU) from the Earth's and the Sun's VSOP87E positions.
+    fn observer_ecliptic(&self, e: [f64; 3], s: [f64; 3]) -> [f64; 3] {
+        let k = self.l2_scale;
+        [
+            s[0] + k * (e[0] - s[0]),
+            s[1] + k * (e[1] - s[1]),
+            s[2] + k * (e[2] - s[2]),
+        ]
+    }
+}
+
 impl Ephemeris for GaiaL2Ephemeris {
     fn observer_au(&self, t: f64) -> [f64; 3] {
         let jd = self.reference_epoch_jd + t;
         let e = rect(vsop87::vsop87e::earth(jd));
         let s = rect(vsop87::vsop87e::sun(jd));
-        let k = self.l2_scale;
-        ecliptic_to_equatorial([
-            s[0] + k * (e[0] - s[0]),
-            s[1] + k * (e[1] - s[1]),
-            s[2] + k * (e[2] - s[2]),
-        ])
+        ecliptic_to_equatorial(self.observer_ecliptic(e, s))
     }
     fn sun_au(&self, t: f64) -> [f64; 3] {
         ecliptic_to_equatorial(rect(vsop87::vsop87e::sun(self.reference_epoch_jd + t)))
+    }
+    /// One VSOP87 evaluation of the Sun for both.
+    fn observer_and_sun_au(&self, t: f64) -> ([f64; 3], [f64; 3]) {
+        let jd = self.reference_epoch_jd + t;
+        let e = rect(vsop87::vsop87e::earth(jd));
+        let s = rect(vsop87::vsop87e::sun(jd));
+        (
+            ecliptic_to_equatorial(self.observer_ecliptic(e, s)),
+            ecliptic_to_equatorial(s),
+        )
     }
 }
 
@@ -95,16 +117,35 @@ pub struct TabulatedEphemeris {
 }
 
 impl TabulatedEphemeris {
-    /// Samples another ephemeris over [t_start, t_end] with two rows of margin on each side.
+    /// Samples another ephemeris over [t_start, t_end] (days) with two rows of margin on each
+    /// side, `step` days apart. The rows are independent evaluations, spread over the
+    /// available cores (a VSOP87 row costs tens of µs); the table does not depend on how.
     pub fn sample(eph: &dyn Ephemeris, t_start: f64, t_end: f64, step: f64) -> Self {
         let t0 = t_start - 2.0 * step;
         let n = ((t_end - t0) / step).ceil() as usize + 3;
-        let times: Vec<f64> = (0..n).map(|i| t0 + i as f64 * step).collect();
+        let mut rows = vec![([0.0; 3], [0.0; 3]); n];
+        let fill = |first: usize, part: &mut [([f64; 3], [f64; 3])]| {
+            for (i, r) in part.iter_mut().enumerate() {
+                *r = eph.observer_and_sun_au(t0 + (first + i) as f64 * step);
+            }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |k| k.get());
+        let per = n.div_ceil(threads).max(64);
+        if per >= n {
+            fill(0, &mut rows);
+        } else {
+            std::thread::scope(|sc| {
+                for (c, part) in rows.chunks_mut(per).enumerate() {
+                    let fill = &fill;
+                    sc.spawn(move || fill(c * per, part));
+                }
+            });
+        }
         TabulatedEphemeris {
             t0,
             step,
-            observer: times.iter().map(|&t| eph.observer_au(t)).collect(),
-            sun: times.iter().map(|&t| eph.sun_au(t)).collect(),
+            observer: rows.iter().map(|r| r.0).collect(),
+            sun: rows.iter().map(|r| r.1).collect(),
         }
     }
 
@@ -171,5 +212,24 @@ mod tests {
         // one year later the observer is back within ~1% of an AU
         let d = f::norm(&f::sub(&eph.observer_au(0.0), &eph.observer_au(365.25)));
         assert!(d < 0.02);
+    }
+
+    /// The table, filled over several threads, holds exactly the ephemeris' own values at
+    /// t0 + i·step, and the shared evaluation of both positions equals the separate ones.
+    #[test]
+    fn sampled_rows_are_the_ephemeris_values() {
+        let eph = GaiaL2Ephemeris::default();
+        let tab = TabulatedEphemeris::sample(&eph, -30.0, 30.0, 0.25);
+        assert!(tab.observer.len() > 200);
+        for i in (0..tab.observer.len()).step_by(7) {
+            let t = tab.t0 + i as f64 * tab.step;
+            assert_eq!(tab.observer[i], eph.observer_au(t), "row {i}");
+            assert_eq!(tab.sun[i], eph.sun_au(t), "row {i}");
+        }
+        let last = tab.observer.len() - 1;
+        assert_eq!(
+            tab.observer[last],
+            eph.observer_au(tab.t0 + last as f64 * tab.step)
+        );
     }
 }
