@@ -8,8 +8,11 @@
 //!
 //! Stops when the preconditioned residual norm √(rᵀK⁻¹r) has fallen below `tol` times that
 //! of b — the criterion of the simple iteration too ([`crate::gauss_seidel`]).
+//!
+//! Distributed: every dot product and the step's max |z| are reduced over the ranks
+//! ([`System::dot`]), so every rank takes the same α, β and the same stop; `on_iter`'s answer
+//! must already agree over the ranks (the outer loop reduces it).
 
-use crate::chunks::{dot, dot_and_max_abs};
 use crate::design::DesignRow;
 use crate::system::{System, Workspace};
 use serde::{Deserialize, Serialize};
@@ -45,7 +48,7 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
     let mut z = vec![0.0; n];
     sys.precondition(&r, &mut z);
     let mut p = z.clone();
-    let mut rz = dot(&r, &z);
+    let mut rz = sys.dot(&r, &z);
     let rz0 = rz;
     let mut q = vec![0.0; n];
     let mut rep = InnerReport::default();
@@ -57,7 +60,7 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
     }
     for it in 1..=max_iter {
         sys.apply(&p, &mut q, ws);
-        let pq = dot(&p, &q);
+        let pq = sys.dot(&p, &q);
         if pq <= 0.0 || !pq.is_finite() {
             break;
         }
@@ -71,7 +74,7 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
                 *ri -= alpha * qi;
             });
         sys.precondition(&r, &mut z);
-        let (rz_new, z_max) = dot_and_max_abs(&r, &z);
+        let (rz_new, z_max) = sys.dot_and_max_abs(&r, &z);
         let rel = (rz_new.max(0.0) / rz0).sqrt();
         rep.iterations = it;
         rep.history.push(rel);

@@ -118,6 +118,29 @@ pub fn encode<S: Serialize>(ck: &CheckpointRef<S>, fp: &Fingerprint) -> Result<V
     Ok(out)
 }
 
+/// Any serde value in the payload encoding of this module (every f64 bit kept, NaN
+/// included): what ranks exchange (`Comm::gather_bytes`) when a distributed solution is
+/// collected on rank 0.
+pub fn to_bytes<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, String> {
+    let mut enc = Encoder::default();
+    v.serialize(&mut enc).map_err(|e| e.0)?;
+    Ok(enc.out)
+}
+
+/// The value of [`to_bytes`]; refuses bytes left over or missing.
+pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut dec = Decoder {
+        buf: bytes,
+        pos: 0,
+        keys: Vec::new(),
+    };
+    let v = T::deserialize(&mut dec).map_err(|e| e.0)?;
+    if dec.pos != bytes.len() {
+        return Err(format!("{} bytes left over", bytes.len() - dec.pos));
+    }
+    Ok(v)
+}
+
 /// Outer iterations done, from a checkpoint's header (None when it is not one).
 pub fn header_iterations(bytes: &[u8]) -> Option<usize> {
     (bytes.len() >= HEADER_LEN && bytes[0..8] == MAGIC).then(|| u64_at(bytes, 28) as usize)

@@ -4,10 +4,10 @@
 //! [`System::frame_correction`], from Δx = 0.
 //!
 //! Same stopping rule as PCG: the preconditioned residual √(rᵀK⁻¹r), r = b − N x, relative to
-//! that of b, checked every [`CHECK_EVERY`] sweeps (one extra pass each time).
+//! that of b, checked every [`CHECK_EVERY`] sweeps (one extra pass each time). Distributed:
+//! the dot products and max |z| are reduced over the ranks ([`System::dot`]).
 
 use crate::cg::InnerReport;
-use crate::chunks::dot;
 use crate::design::DesignRow;
 use crate::system::{System, Workspace};
 
@@ -27,7 +27,7 @@ pub fn simple_iteration<const NS: usize, R: DesignRow<NS>>(
     let mut x = vec![0.0; n];
     let mut z = vec![0.0; n];
     sys.precondition(&sys.b, &mut z);
-    let rz0 = dot(&sys.b, &z);
+    let rz0 = sys.dot(&sys.b, &z);
     let mut rep = InnerReport::default();
     if rz0 <= 0.0 || !rz0.is_finite() {
         rep.converged = rz0 == 0.0;
@@ -42,10 +42,10 @@ pub fn simple_iteration<const NS: usize, R: DesignRow<NS>>(
             sys.apply(&x, &mut r, ws);
             r.iter_mut().zip(&sys.b).for_each(|(ri, bi)| *ri = bi - *ri);
             sys.precondition(&r, &mut z);
-            let rel = (dot(&r, &z).max(0.0) / rz0).sqrt();
+            let rel = (sys.dot(&r, &z).max(0.0) / rz0).sqrt();
             rep.history.push(rel);
             let go_on = on_iter(it, rel);
-            if rel < tol || crate::cg::max_abs(&z) < step_tol {
+            if rel < tol || sys.max_abs(&z) < step_tol {
                 rep.converged = true;
                 break;
             }

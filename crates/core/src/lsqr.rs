@@ -21,8 +21,12 @@
 //! iteration in one pass over A: u' = A v − (α/‖u'_prev‖) u'_prev and Aᵀu' row by row, then
 //! β = ‖u'‖, Aᵀu = Aᵀu'/β; u is kept unnormalised (u = u'/β), so no pass rescales it. The
 //! same recurrence, rounded differently from the two-product form.
+//!
+//! Distributed: the norms go through the operator ([`LinearOperator::dot_rows`],
+//! [`LinearOperator::dot_cols`]), which reduces them over the ranks, so every rank takes the
+//! same scalars and the same stop; `on_iter`'s answer must already agree over the ranks.
 
-use crate::chunks::{dot, norm};
+use crate::chunks::dot;
 use rayon::prelude::*;
 
 /// A matrix known through its products.
@@ -41,6 +45,15 @@ pub trait LinearOperator: Sync {
     /// only where [`LinearOperator::has_fused_step`] is true.
     fn fused_step(&self, _x: &[f64], _c: f64, _u: &mut [f64], _y: &mut [f64]) -> f64 {
         unimplemented!("no fused step")
+    }
+    /// aᵀb of two vectors of the row space (length `n_rows`); a distributed operator sums
+    /// over its ranks ([`crate::comm`]).
+    fn dot_rows(&self, a: &[f64], b: &[f64]) -> f64 {
+        dot(a, b)
+    }
+    /// aᵀb of two vectors of the column space (length `n_cols`), likewise.
+    fn dot_cols(&self, a: &[f64], b: &[f64]) -> f64 {
+        dot(a, b)
     }
 }
 
@@ -205,7 +218,7 @@ pub fn lsqr(
     let dampsq = cfg.damp * cfg.damp;
 
     let mut u = b.to_vec();
-    let bnorm = norm(b);
+    let bnorm = a.dot_rows(b, b).sqrt();
     let mut x = vec![0.0; n];
     let mut beta = bnorm;
     let mut v = vec![0.0; n];
@@ -213,7 +226,7 @@ pub fn lsqr(
     if beta > 0.0 {
         scale(&mut u, 1.0 / beta);
         a.rmatvec(&u, &mut v);
-        alfa = norm(&v);
+        alfa = a.dot_cols(&v, &v).sqrt();
     }
     if alfa > 0.0 {
         scale(&mut v, 1.0 / alfa);
@@ -278,7 +291,7 @@ pub fn lsqr(
                 v.par_iter_mut()
                     .zip(&atu)
                     .for_each(|(vi, ai)| *vi = ai * ib - beta * *vi);
-                alfa = norm(&v);
+                alfa = a.dot_cols(&v, &v).sqrt();
                 if alfa > 0.0 {
                     scale(&mut v, 1.0 / alfa);
                 }
@@ -288,7 +301,7 @@ pub fn lsqr(
             u.par_iter_mut()
                 .zip(&av)
                 .for_each(|(ui, ai)| *ui = ai - alfa * *ui);
-            beta = norm(&u);
+            beta = a.dot_rows(&u, &u).sqrt();
         }
         if !fused && beta > 0.0 {
             scale(&mut u, 1.0 / beta);
@@ -297,7 +310,7 @@ pub fn lsqr(
             v.par_iter_mut()
                 .zip(&atu)
                 .for_each(|(vi, ai)| *vi = ai - beta * *vi);
-            alfa = norm(&v);
+            alfa = a.dot_cols(&v, &v).sqrt();
             if alfa > 0.0 {
                 scale(&mut v, 1.0 / alfa);
             }
@@ -331,7 +344,7 @@ pub fn lsqr(
                 *xi += t1 * *wi;
                 *wi = vi + t2 * *wi;
             });
-        ddnorm += dot(&dk, &dk);
+        ddnorm += a.dot_cols(&dk, &dk);
         if cfg.calc_var {
             var.par_iter_mut().zip(&dk).for_each(|(s, d)| *s += d * d);
             on_dk(&dk);
@@ -413,6 +426,7 @@ pub fn lsqr(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunks::norm;
 
     /// Dense row-major test matrix.
     struct Dense {

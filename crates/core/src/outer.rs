@@ -12,10 +12,20 @@
 //!
 //! An instrument is a [`Problem`]: its design rows and unknown layout, its pseudo-observations
 //! and priors, its frame handling, and how an update changes its state.
+//!
+//! Distributed ([`crate::comm`], [`Problem::comm`]): each rank's problem holds its own
+//! sources; the state's global part is replicated and stays bit-identical on every rank,
+//! because every decision is taken from reduced figures: the largest update (maximum over
+//! ranks), counts of solved sources and outliers (sums), the progress callback's and the
+//! checkpoint saver's answers (any rank stopping stops all), errors (any rank failing fails
+//! all, [`agree`]), the redundancy figures (sums; medians from all ranks' values). Gross
+//! outliers are screened from each rank's own observations ([`crate::gross`]: the per-time-span
+//! medians are the rank's, not the global ones). The memory check is each rank's own share.
 
 use crate::cg::{pcg, InnerReport};
 use crate::checkpoint::{Checkpoint, CheckpointRef};
 use crate::chunks::{split_by_rows, split_mut};
+use crate::comm::{Comm, Single};
 use crate::config::{Method, SolverConfig};
 use crate::constraints::{Constraints, SourcePrior};
 use crate::covariance::Covariance;
@@ -113,6 +123,53 @@ pub trait Problem<const NS: usize>: Sync {
     ) -> Result<Vec<String>, SolveError> {
         Ok(Vec::new())
     }
+    /// The ranks that share the solve: this problem holds one rank's sources (with their
+    /// observations), the global unknowns are replicated. One process by default. An
+    /// instrument's sums over sources (frame fits, redundancy counts) reduce over it; the
+    /// core reduces everything else (`rows_per_block` arrives reduced; [`Problem::max_change`]
+    /// is reduced by the core).
+    fn comm(&self) -> &dyn Comm {
+        &Single
+    }
+}
+
+/// Makes a result agree over the ranks of `comm` (collective): an error on any rank is an
+/// error on every rank, so that no rank goes on alone into a collective the others never
+/// reach. A rank that failed returns its own error; the others the first failing rank's
+/// message (as `SolveError::Config`, naming the rank). One rank: `r` unchanged.
+pub fn agree<T>(comm: &dyn Comm, r: Result<T, SolveError>) -> Result<T, SolveError> {
+    if comm.size() == 1 || !comm.any(r.is_err()) {
+        return r;
+    }
+    let mine = match &r {
+        Err(e) => e.to_string().into_bytes(),
+        Ok(_) => Vec::new(),
+    };
+    let mut first: Vec<u8> = Vec::new();
+    if let Some(all) = comm.gather_bytes(&mine, 0) {
+        if let Some((k, m)) = all.iter().enumerate().find(|(_, m)| !m.is_empty()) {
+            first = format!("rank {k}: {}", String::from_utf8_lossy(m)).into_bytes();
+        }
+    }
+    comm.broadcast_bytes(&mut first, 0);
+    match r {
+        Err(e) => Err(e),
+        Ok(_) => Err(SolveError::Config(
+            String::from_utf8_lossy(&first).into_owned(),
+        )),
+    }
+}
+
+/// The median of the `local` values of every rank: element len/2 of all of them sorted (as
+/// the one-process code takes it); None when there are none.
+fn gathered_median(comm: &dyn Comm, local: Vec<f64>) -> Option<f64> {
+    let mut v = if comm.size() == 1 {
+        local
+    } else {
+        comm.all_gather(&local)
+    };
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
 }
 
 /// Progress of a solve (for progress bars); the callback returns false to interrupt.
@@ -422,18 +479,19 @@ pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
 /// Assembles the normal equations of a linearisation (`design` and `weights` from
 /// [`linearise`]) with the problem's constraints, priors and frame rows.
 pub fn system<'d, const NS: usize, P: Problem<NS>>(
-    p: &P,
+    p: &'d P,
     state: &P::State,
     design: &'d Design<P::Row>,
     weights: &[SourceWeighting],
 ) -> Result<(System<'d, NS, P::Row>, crate::system::Workspace), SolveError> {
     let solvable: Vec<bool> = weights.iter().map(|w| w.solvable).collect();
-    let mut sys = System::assemble(
+    let mut sys = System::assemble_on(
         design,
         p.global_layout(state),
         &solvable,
         p.constraints(state),
         p.source_priors(state),
+        p.comm(),
     )?;
     let mut ws = sys.workspace();
     let fv = p.frame_vectors(state, &sys.active);
@@ -441,11 +499,13 @@ pub fn system<'d, const NS: usize, P: Problem<NS>>(
     Ok((sys, ws))
 }
 
-/// Redundancy of the data for the layout (rows per unknown of each group).
+/// Redundancy of the data for the layout (rows per unknown of each group), over all ranks of
+/// `comm` (counts summed, medians over every rank's sources).
 pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
     design: &Design<R>,
     layout: &GlobalLayout,
     weights: &[SourceWeighting],
+    comm: &dyn Comm,
 ) -> (Redundancy, Vec<usize>) {
     let n_src = design.n_sources();
     let mut per_block = vec![0usize; layout.blocks.len()];
@@ -466,6 +526,11 @@ pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
             });
         }
     }
+    if comm.size() > 1 {
+        let mut v: Vec<f64> = per_block.iter().map(|&c| c as f64).collect();
+        comm.sum(&mut v);
+        per_block = v.into_iter().map(|c| c as usize).collect();
+    }
     let groups = layout
         .groups
         .iter()
@@ -482,20 +547,16 @@ pub fn redundancy<R: DesignRow<NS>, const NS: usize>(
             }
         })
         .collect();
-    let median = |mut v: Vec<f64>| -> f64 {
-        if v.is_empty() {
-            return 0.0;
-        }
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let median = |v: Vec<f64>| -> f64 { gathered_median(comm, v).unwrap_or(0.0) };
     let red = Redundancy {
-        n_sources: n_src,
-        n_sources_observed: (0..n_src)
-            .filter(|&i| !design.of_source(i).is_empty())
-            .count(),
-        n_solvable_sources: weights.iter().filter(|w| w.solvable).count(),
-        n_rows: design.n_rows(),
+        n_sources: comm.sum_count(n_src),
+        n_sources_observed: comm.sum_count(
+            (0..n_src)
+                .filter(|&i| !design.of_source(i).is_empty())
+                .count(),
+        ),
+        n_solvable_sources: comm.sum_count(weights.iter().filter(|w| w.solvable).count()),
+        n_rows: comm.sum_count(design.n_rows()),
         rows_per_source_median: median(
             (0..n_src)
                 .map(|i| design.of_source(i).len() as f64)
@@ -603,11 +664,12 @@ fn inner_solve<const NS: usize, R: DesignRow<NS>>(
         }
         Method::Direct => {
             let mut red = Reduced::assemble(sys, true);
+            let comm = sys.comm;
             let x = if cfg.keep_rank_defect {
-                red.solve_pseudo_inverse(sys.frame.len().max(6).min(red.n))?
-                    .0
+                let n_null = sys.frame.len().max(6).min(red.n);
+                agree(comm, red.solve_pseudo_inverse_on(n_null, comm))?.0
             } else {
-                red.solve_constrained()?.0
+                agree(comm, red.solve_constrained_on(comm))?.0
             };
             on_iter(1, 0.0);
             (
@@ -742,11 +804,13 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             "max_outer is 0: at least one outer iteration is needed".into(),
         ));
     }
-    p.check_start(&start)?;
-    // refused before any work when the solve cannot fit in memory (crate::memory)
+    let comm = p.comm();
+    agree(comm, p.check_start(&start))?;
+    // refused before any work when the solve cannot fit in memory (crate::memory; each rank
+    // its own share)
     let avail = crate::memory::available(cfg.max_memory_bytes);
     let sizes = crate::memory::Sizes::of_problem(p, &start);
-    crate::memory::check_solve(&sizes, cfg, &avail, None)?;
+    agree(comm, crate::memory::check_solve(&sizes, cfg, &avail, None))?;
     let t_start = Instant::now();
     let n_src = p.n_sources();
     let mut state = start;
@@ -769,6 +833,17 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     let screen = cfg.robust.then(|| crate::gross::screen(p, &state));
     let mut first = 0;
     if let Some(ck) = from {
+        if comm.size() > 1 {
+            // every rank must resume from the same outer iteration (its own checkpoint)
+            let n = ck.outer_iterations as f64;
+            if comm.max_scalar(n) != n || -comm.max_scalar(-n) != n {
+                return Err(SolveError::Config(format!(
+                    "the ranks' checkpoints hold different numbers of outer iterations (this rank, {}: {}); they are not from one solve: solve without resuming",
+                    comm.rank(),
+                    ck.outer_iterations
+                )));
+            }
+        }
         if ck.outer_iterations >= cfg.max_outer {
             return Err(SolveError::Config(format!(
                 "the checkpoint holds {} outer iterations and max_outer is {}: raise max_outer (--max-outer) to go on",
@@ -792,18 +867,21 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
         let weights = linearise_screened(p, &state, &mut design, robust_now, cfg, screen.as_ref());
         layout = p.global_layout(&state);
         if redundancy_report.is_none() {
-            let (mut red, per_block) = redundancy(&design, &layout, &weights);
+            let (mut red, per_block) = redundancy(&design, &layout, &weights, comm);
             if red.n_solvable_sources == 0 {
                 return Err(nothing_to_solve(&red, cfg));
             }
-            red.warnings = p.check_redundancy(&design, &weights, &layout, &per_block, cfg)?;
+            red.warnings = agree(
+                comm,
+                p.check_redundancy(&design, &weights, &layout, &per_block, cfg),
+            )?;
             if let Some(s) = &screen {
                 red.warnings.extend(s.warnings());
                 red.screening = Some(s.clone());
             }
             redundancy_report = Some(red);
         }
-        let (sys, mut ws) = system(p, &state, &design, &weights)?;
+        let (sys, mut ws) = agree(comm, system(p, &state, &design, &weights))?;
         if outer == first && cfg.method == Method::Direct && avail.bytes.is_some() {
             // the direct solver's source couplings are known now, before the first assembly
             let sizes = crate::memory::Sizes {
@@ -811,7 +889,10 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                 ..sizes
             };
             let couplings = crate::schur::coupling_bytes(&sys);
-            crate::memory::check_solve(&sizes, cfg, &avail, Some(couplings))?;
+            agree(
+                comm,
+                crate::memory::check_solve(&sizes, cfg, &avail, Some(couplings)),
+            )?;
         }
         let mut stopped = false;
         let mut on_iter = |it: usize, r: f64| {
@@ -820,14 +901,18 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                 iteration: it,
                 residual: r,
             });
+            // any rank stopping (Ctrl-C) stops every rank
+            let go_on = !comm.any(!go_on);
             stopped |= !go_on;
             go_on
         };
         let tol = forcing.tolerance(cfg.inner_tol);
-        let (dx, rep, stop, var) = inner_solve(&sys, &mut ws, cfg, tol, &mut on_iter)?;
-        if let Some(e) = crate::gross::non_finite_update(&dx, NS, n_src, &sys.layout, outer + 1) {
-            return Err(e);
-        }
+        let (dx, rep, stop, var) = agree(comm, inner_solve(&sys, &mut ws, cfg, tol, &mut on_iter))?;
+        agree(
+            comm,
+            crate::gross::non_finite_update(&dx, NS, n_src, &sys.layout, outer + 1)
+                .map_or(Ok(()), Err),
+        )?;
         interrupted |= stopped;
         let cov: Vec<[[f64; NS]; NS]> = (0..n_src)
             .into_par_iter()
@@ -850,7 +935,8 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                 active: &active,
             },
         );
-        let parts = p.max_change(&before, &state, &active);
+        let mut parts = p.max_change(&before, &state, &active);
+        comm.max(&mut parts);
         let max_update = parts[0].max(parts[1]).max(parts[2]);
         let rec = OuterRecord {
             iteration: outer + 1,
@@ -860,17 +946,19 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             max_update_parts_uas: parts.map(|v| v / UAS),
             inner_history: rep.history,
             lsqr_stop: stop,
-            n_solved_sources: active.iter().filter(|&&a| a).count(),
-            n_outliers: weights
-                .iter()
-                .zip(&active)
-                .filter(|(_, &a)| a)
-                .map(|(w, _)| w.n_bad as usize)
-                .sum(),
+            n_solved_sources: comm.sum_count(active.iter().filter(|&&a| a).count()),
+            n_outliers: comm.sum_count(
+                weights
+                    .iter()
+                    .zip(&active)
+                    .filter(|(_, &a)| a)
+                    .map(|(w, _)| w.n_bad as usize)
+                    .sum(),
+            ),
             frame,
             wall_seconds: t_outer.elapsed().as_secs_f64(),
         };
-        let go_on = progress(Progress::Outer(&rec));
+        let go_on = !comm.any(!progress(Progress::Outer(&rec)));
         history.push(rec);
         if let Some(why) = diverging(&history, redundancy_report.as_ref(), cfg) {
             return Err(SolveError::Diverged(why));
@@ -903,7 +991,8 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                     robust_iterations,
                     redundancy: red,
                 };
-                if !save(&ck) {
+                let saved = save(&ck);
+                if comm.any(!saved) {
                     return Err(SolveError::Interrupted);
                 }
             }
@@ -929,16 +1018,16 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     let mut full: Option<Vec<[[f64; NS]; NS]>> = None;
     if cfg.method == Method::Direct && (cfg.covariance || cfg.spectrum) {
         let weights = linearise_screened(p, &state, &mut design, cfg.robust, cfg, screen.as_ref());
-        let (sys, _) = system(p, &state, &design, &weights)?;
+        let (sys, _) = agree(comm, system(p, &state, &design, &weights))?;
         if cfg.spectrum {
-            let ev = Reduced::assemble(&sys, false).spectrum()?;
+            let ev = agree(comm, Reduced::assemble(&sys, false).spectrum())?;
             let top = ev.last().copied().unwrap_or(1.0);
             smallest = Some(ev.iter().take(7).map(|v| v / top).collect::<Vec<f64>>());
             spectrum = Some(ev);
         }
         if cfg.covariance {
             let mut red = Reduced::assemble(&sys, true);
-            let (_, cons) = red.solve_constrained()?;
+            let (_, cons) = agree(comm, red.solve_constrained_on(comm))?;
             let cov = red.covariance(cons);
             full = Some(
                 cov.source_blocks()
@@ -973,9 +1062,8 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             }
         })
         .collect();
-    let mut uwes: Vec<f64> = sources.iter().filter_map(|s| s.uwe).collect();
-    uwes.sort_by(f64::total_cmp);
-    if let Some(&median) = uwes.get(uwes.len() / 2) {
+    let uwes: Vec<f64> = sources.iter().filter_map(|s| s.uwe).collect();
+    if let Some(median) = gathered_median(comm, uwes) {
         for s in sources.iter_mut() {
             s.ruwe = s.uwe.map(|u| u / median);
         }
@@ -984,14 +1072,13 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     let median_ratio = |f: &dyn Fn(&SourceResult<NS>, usize) -> Option<f64>| -> Vec<f64> {
         (0..NS)
             .map(|k| {
-                let mut r: Vec<f64> = sources
+                let r: Vec<f64> = sources
                     .iter()
                     .filter(|s| s.solved)
                     .filter_map(|s| f(s, k))
                     .filter(|v| v.is_finite())
                     .collect();
-                r.sort_by(f64::total_cmp);
-                r.get(r.len() / 2).copied().unwrap_or(0.0)
+                gathered_median(comm, r).unwrap_or(0.0)
             })
             .collect()
     };
@@ -1007,16 +1094,19 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
         converged,
         outer_iterations: history.len(),
         inner_iterations: history.iter().map(|r| r.inner_iterations).sum(),
-        n_sources: n_src,
-        n_solved_sources: sources.iter().filter(|s| s.solved).count(),
-        n_rows: design.n_rows(),
+        n_sources: comm.sum_count(n_src),
+        n_solved_sources: comm.sum_count(sources.iter().filter(|s| s.solved).count()),
+        n_rows: comm.sum_count(design.n_rows()),
         n_global_unknowns: layout.n,
-        n_outliers: sources
-            .iter()
-            .filter(|s| s.solved)
-            .map(|s| s.weighting.n_bad as usize)
-            .sum(),
-        design_bytes_per_row: design.bytes() as f64 / design.n_rows().max(1) as f64,
+        n_outliers: comm.sum_count(
+            sources
+                .iter()
+                .filter(|s| s.solved)
+                .map(|s| s.weighting.n_bad as usize)
+                .sum(),
+        ),
+        design_bytes_per_row: comm.sum_scalar(design.bytes() as f64)
+            / comm.sum_count(design.n_rows()).max(1) as f64,
         redundancy: redundancy_report.unwrap_or_default(),
         frame: last_frame,
         smallest_eigenvalues_relative: smallest,

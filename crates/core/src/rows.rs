@@ -14,6 +14,12 @@
 //! columns of each diagonal block with its Cholesky factor, P = Lᵀ with N_ss = L Lᵀ and
 //! K_g = L Lᵀ — the blocks PCG inverts. Variances map back exactly:
 //! var(x)_j = Σ_k ((P⁻¹ d_k)_j)² over LSQR's directions d_k.
+//!
+//! Distributed ([`crate::comm`]): each rank holds the design, prior and identity rows of its
+//! own sources; the pseudo-observation, damping and frame rows are replicated. The global part
+//! of Aᵀu and the column norms are reduced over the ranks, the frame rows' v_kᵀx too; norms of
+//! row-space vectors sum the rank's own rows and, on rank 0 only, the replicated ones
+//! ([`LinearOperator::dot_rows`]).
 
 use crate::chunks::{split_mut, OrderedSum};
 use crate::design::{src_f64, DesignRow};
@@ -238,6 +244,7 @@ impl<'s, 'd, const NS: usize, R: DesignRow<NS>> Rows<'s, 'd, NS, R> {
             }
         });
         drop(sum);
+        sys.comm.sum(d_g);
         let c = &sys.constraints;
         for k in 0..c.len() {
             for (j, v) in c.row(k) {
@@ -315,6 +322,7 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
             }
         });
         drop(sum);
+        sys.comm.sum(x_g);
         self.extra_rmatvec(rest, x);
     }
 
@@ -360,6 +368,7 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
                 }
                 *sq = ss;
             });
+            sys.comm.sum(y_g);
         }
         let mut ss = 0.0;
         for v in chunk_sq.iter() {
@@ -368,17 +377,49 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
         drop(chunk_sq);
         let mut t = self.extra.lock().expect("lsqr workspace");
         self.extra_matvec(x, &mut t);
-        for (ui, ti) in u_rest.iter_mut().zip(t.iter()) {
+        let root = sys.comm.rank() == 0;
+        let own = self.own_rows();
+        for (k, (ui, ti)) in u_rest.iter_mut().zip(t.iter()).enumerate() {
             *ui = ti - c * *ui;
-            ss += *ui * *ui;
+            if root || own.iter().any(|r| r.contains(&(self.n_design + k))) {
+                ss += *ui * *ui;
+            }
         }
         drop(t);
         self.extra_rmatvec(u_rest, y);
-        ss
+        sys.comm.sum_scalar(ss)
+    }
+
+    fn dot_rows(&self, a: &[f64], b: &[f64]) -> f64 {
+        let sys = self.sys;
+        let local = if sys.comm.rank() == 0 {
+            crate::chunks::dot(a, b)
+        } else {
+            let mut s = crate::chunks::dot(&a[..self.n_design], &b[..self.n_design]);
+            for r in self.own_rows() {
+                s += crate::chunks::dot(&a[r.clone()], &b[r]);
+            }
+            s
+        };
+        sys.comm.sum_scalar(local)
+    }
+
+    fn dot_cols(&self, a: &[f64], b: &[f64]) -> f64 {
+        self.sys.dot(a, b)
     }
 }
 
 impl<const NS: usize, R: DesignRow<NS>> Rows<'_, '_, NS, R> {
+    /// The rows after the design rows that belong to this rank's sources (prior rows and the
+    /// identity rows of unsolved sources); the others (pseudo-observations, damping, frame)
+    /// are replicated on every rank.
+    fn own_rows(&self) -> [std::ops::Range<usize>; 2] {
+        [
+            self.prior0()..self.frame0(),
+            self.inactive0()..self.n_rows(),
+        ]
+    }
+
     /// The rows after the design rows: u_rest = A_rest x.
     fn extra_matvec(&self, x: &[f64], rest: &mut [f64]) {
         let sys = self.sys;
@@ -400,7 +441,7 @@ impl<const NS: usize, R: DesignRow<NS>> Rows<'_, '_, NS, R> {
         }
         let (u_f, u_i) = rest.split_at_mut(sys.frame.len());
         for (uf, (f, v)) in u_f.iter_mut().zip(&sys.frame) {
-            *uf = f.sqrt() * crate::chunks::dot(v, x);
+            *uf = f.sqrt() * sys.dot(v, x);
         }
         for (k, &i) in self.inactive.iter().enumerate() {
             u_i[NS * k..NS * k + NS].copy_from_slice(&x_s[NS * i..NS * i + NS]);
@@ -549,6 +590,12 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Preconditioned<'_, '_
     }
     fn has_fused_step(&self) -> bool {
         true
+    }
+    fn dot_rows(&self, a: &[f64], b: &[f64]) -> f64 {
+        self.rows.dot_rows(a, b)
+    }
+    fn dot_cols(&self, a: &[f64], b: &[f64]) -> f64 {
+        self.rows.dot_cols(a, b)
     }
     fn fused_step(&self, x: &[f64], c: f64, u: &mut [f64], y: &mut [f64]) -> f64 {
         let mut t = self.tmp.lock().expect("preconditioner scratch");

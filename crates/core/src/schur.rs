@@ -17,8 +17,17 @@
 //! 8 n² bytes (n global unknowns) per dense matrix, of which a step holds two or more at once
 //! ([`step_matrices`]), plus the source couplings ([`coupling_bytes`]); checked before the
 //! first assembly ([`crate::memory`]).
+//!
+//! Distributed ([`crate::comm`]): each rank eliminates its own sources; R (without the
+//! replicated constraints and damping), c, B, Σ UᵀU and Σ Uᵀ L⁻¹ b are summed over the ranks
+//! (b_g and V_g enter on rank 0 only), so every rank holds the same reduced system. Every rank
+//! factors it (the covariance needs S⁻¹ on every rank for its sources), and rank 0's solution
+//! of the global and frame unknowns is broadcast ([`Reduced::solve_constrained_on`]), so the
+//! replicated unknowns are bit-identical on every rank whatever faer's threading; each rank
+//! then back-substitutes its own sources.
 #![allow(clippy::needless_range_loop)] // index loops over parallel arrays mirror the formulas
 
+use crate::comm::Comm;
 use crate::design::{src_f64, DesignRow};
 use crate::error::SolveError;
 use crate::system::System;
@@ -275,6 +284,7 @@ impl<const NS: usize> Reduced<NS> {
                     }
                 }
             });
+        sys.comm.sum(&mut r);
         // pseudo-observations and damping
         let con = &sys.constraints;
         for kk in 0..con.len() {
@@ -292,10 +302,18 @@ impl<const NS: usize> Reduced<NS> {
         }
 
         // c, B, Σ UᵀU, Σ Uᵀ L⁻¹ b
-        let mut c = sys.b[g0..].to_vec();
+        // the replicated b_g and V_g enter once, on rank 0
+        let root = sys.comm.rank() == 0;
+        let mut c = if root {
+            sys.b[g0..].to_vec()
+        } else {
+            vec![0.0; n]
+        };
         let mut bmat = vec![0.0; n * k];
-        for (kk, (_, v)) in sys.frame.iter().enumerate() {
-            bmat[kk * n..(kk + 1) * n].copy_from_slice(&v[g0..]);
+        if root {
+            for (kk, (_, v)) in sys.frame.iter().enumerate() {
+                bmat[kk * n..(kk + 1) * n].copy_from_slice(&v[g0..]);
+            }
         }
         let mut vdv = vec![0.0; k * k];
         let mut vdb = vec![0.0; k];
@@ -320,6 +338,17 @@ impl<const NS: usize> Reduced<NS> {
                         .sum::<f64>();
                 }
             }
+        }
+        if sys.comm.size() > 1 {
+            let mut all: Vec<f64> = [&c[..], &bmat[..], &vdv[..], &vdb[..]].concat();
+            sys.comm.sum(&mut all);
+            let (a, rest) = all.split_at(n);
+            let (b, rest) = rest.split_at(n * k);
+            let (d, e) = rest.split_at(k * k);
+            c.copy_from_slice(a);
+            bmat.copy_from_slice(b);
+            vdv.copy_from_slice(d);
+            vdb.copy_from_slice(e);
         }
         Reduced {
             n,
@@ -407,6 +436,16 @@ impl<const NS: usize> Reduced<NS> {
     /// S = R + B C Bᵀ and back-substitution. Returns the full update and the factor of S.
     /// R becomes S in place and is released: call [`Self::spectrum`] before, not after.
     pub fn solve_constrained(&mut self) -> Result<(Vec<f64>, Constrained), SolveError> {
+        self.solve_constrained_on(&crate::comm::Single)
+    }
+
+    /// [`Self::solve_constrained`] on every rank of `comm` (each holding the same reduced
+    /// system, [`Self::assemble`]): rank 0's global and frame unknowns are broadcast before
+    /// each rank back-substitutes its sources.
+    pub fn solve_constrained_on(
+        &mut self,
+        comm: &dyn Comm,
+    ) -> Result<(Vec<f64>, Constrained), SolveError> {
         let (n, k) = (self.n, self.k);
         let cm = self.c_matrix();
         let bc = self.b_times(&cm);
@@ -441,7 +480,8 @@ impl<const NS: usize> Reduced<NS> {
             }
         }
         llt.solve_in_place(MatMut::from_column_major_slice_mut(&mut rhs, n, 1));
-        let y = self.frame_unknowns(&cm, &rhs);
+        let mut y = self.frame_unknowns(&cm, &rhs);
+        broadcast_root(comm, &mut [&mut rhs, &mut y]);
         let x = self.back_substitute(&rhs, &y);
         Ok((x, Constrained { llt, cm, bc }))
     }
@@ -512,6 +552,16 @@ impl<const NS: usize> Reduced<NS> {
     /// eigenvalues (the frame modes), then back-substitution. Returns the update and all
     /// eigenvalues of R.
     pub fn solve_pseudo_inverse(&self, n_null: usize) -> Result<(Vec<f64>, Vec<f64>), SolveError> {
+        self.solve_pseudo_inverse_on(n_null, &crate::comm::Single)
+    }
+
+    /// [`Self::solve_pseudo_inverse`] on every rank of `comm`, rank 0's global unknowns
+    /// broadcast before the back-substitution.
+    pub fn solve_pseudo_inverse_on(
+        &self,
+        n_null: usize,
+        comm: &dyn Comm,
+    ) -> Result<(Vec<f64>, Vec<f64>), SolveError> {
         let n = self.n;
         let (lambda, u) = self.eigen()?;
         let mut a = vec![0.0; n];
@@ -522,8 +572,29 @@ impl<const NS: usize> Reduced<NS> {
                 a[i] += proj * col[i];
             }
         }
+        broadcast_root(comm, &mut [&mut a]);
         let x = self.back_substitute(&a, &vec![0.0; self.k]);
         Ok((x, lambda))
+    }
+}
+
+/// Rank 0's values of `vs` on every rank (nothing with one rank).
+fn broadcast_root(comm: &dyn Comm, vs: &mut [&mut Vec<f64>]) {
+    if comm.size() == 1 {
+        return;
+    }
+    let mut bytes: Vec<u8> = vs
+        .iter()
+        .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+        .collect();
+    comm.broadcast_bytes(&mut bytes, 0);
+    let mut it = bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+    for v in vs.iter_mut() {
+        for x in v.iter_mut() {
+            *x = it.next().unwrap_or(f64::NAN);
+        }
     }
 }
 

@@ -19,8 +19,17 @@
 //! Verbs: [`System::assemble`] (b, D, K), [`System::apply`] (N p), [`System::precondition`]
 //! (z = K⁻¹ r with K = blockdiag(D, K_g), Bombrun et al. 2012), [`System::si_sweep`] (one block
 //! Gauss–Seidel sweep, Lindegren et al. 2012, section 5.3).
+//!
+//! Distributed ([`crate::comm`]): `design` holds this rank's sources only; the global unknowns
+//! are replicated. Every global accumulation of a pass (b_g and K_g in the assembly, the global
+//! part of N p, of the sweep's residual) is summed over the rank's chunks as above and then
+//! over ranks ([`Comm::sum`]) before the replicated terms (constraints, damping) are added
+//! once; dot products over the unknowns ([`System::dot`]) sum the rank's source part and, on
+//! rank 0 only, the global part, then reduce. With [`crate::comm::Single`] every reduction is
+//! the identity and every result is bit-for-bit the one-process result.
 
 use crate::chunks::{self, split_by_rows, split_mut, OrderedSum};
+use crate::comm::Comm;
 use crate::constraints::{Constraints, SourcePrior};
 use crate::design::{src_f64, Design, DesignRow};
 use crate::error::SolveError;
@@ -67,6 +76,8 @@ pub struct System<'d, const NS: usize, R: DesignRow<NS>> {
     pub chunks: Vec<Range<usize>>,
     /// Rows counted per source in the assembly (those with a non-zero source part).
     pub n_rows_used: Vec<u32>,
+    /// The ranks sharing this system (their sources; the global unknowns replicated).
+    pub comm: &'d dyn Comm,
 }
 
 impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
@@ -88,14 +99,69 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         }
     }
 
+    /// Σ a_i b_i over all ranks' unknowns: this rank's source part, the (replicated) global
+    /// part on rank 0 only, reduced over ranks. With one rank exactly [`chunks::dot`].
+    pub fn dot(&self, a: &[f64], b: &[f64]) -> f64 {
+        self.comm.sum_scalar(self.local_dot(a, b))
+    }
+
+    /// This rank's share of [`System::dot`] (before the reduction).
+    fn local_dot(&self, a: &[f64], b: &[f64]) -> f64 {
+        if self.comm.rank() == 0 {
+            chunks::dot(a, b)
+        } else {
+            let g0 = self.g0();
+            chunks::dot(&a[..g0], &b[..g0])
+        }
+    }
+
+    /// ([`System::dot`], max_i |b_i| over all ranks), as [`chunks::dot_and_max_abs`].
+    pub fn dot_and_max_abs(&self, a: &[f64], b: &[f64]) -> (f64, f64) {
+        let (d, m) = if self.comm.rank() == 0 {
+            chunks::dot_and_max_abs(a, b)
+        } else {
+            let g0 = self.g0();
+            let m = crate::cg::max_abs(&b[g0..]);
+            let (d, ms) = chunks::dot_and_max_abs(&a[..g0], &b[..g0]);
+            (d, m.max(ms))
+        };
+        (self.comm.sum_scalar(d), self.comm.max_scalar(m))
+    }
+
+    /// max_i |z_i| over all ranks.
+    pub fn max_abs(&self, z: &[f64]) -> f64 {
+        self.comm.max_scalar(crate::cg::max_abs(z))
+    }
+
     /// Assembles b, the source blocks and the global diagonal blocks, and factors them.
-    /// `solvable[i]` false leaves source i out (its unknowns fixed, its rows unused).
+    /// `solvable[i]` false leaves source i out (its unknowns fixed, its rows unused). One
+    /// process: [`System::assemble_on`] with [`crate::comm::Single`].
     pub fn assemble(
         design: &'d Design<R>,
         layout: GlobalLayout,
         solvable: &[bool],
         constraints: Constraints,
         priors: Vec<SourcePrior<NS>>,
+    ) -> Result<Self, SolveError> {
+        Self::assemble_on(
+            design,
+            layout,
+            solvable,
+            constraints,
+            priors,
+            &crate::comm::Single,
+        )
+    }
+
+    /// [`System::assemble`] of this rank's sources (`design`, `solvable`, `priors` are the
+    /// rank's), the global sums reduced over the ranks of `comm`.
+    pub fn assemble_on(
+        design: &'d Design<R>,
+        layout: GlobalLayout,
+        solvable: &[bool],
+        constraints: Constraints,
+        priors: Vec<SourcePrior<NS>>,
+        comm: &'d dyn Comm,
     ) -> Result<Self, SolveError> {
         let n_src = design.n_sources();
         if solvable.len() != n_src {
@@ -205,9 +271,11 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
                 },
             );
         }
-        if let Some(e) = errors.into_iter().flatten().next() {
-            return Err(e);
-        }
+        crate::outer::agree(
+            comm,
+            errors.into_iter().flatten().next().map_or(Ok(()), Err),
+        )?;
+        comm.sum(&mut total);
         let (tb, tk) = total.split_at(ng);
         let g0 = NS * n_src;
         b[g0..].copy_from_slice(tb);
@@ -257,6 +325,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             frame_mv: Vec::new(),
             chunks,
             n_rows_used,
+            comm,
         })
     }
 
@@ -276,7 +345,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             .map(|mut v| {
                 v.resize(n, 0.0);
                 self.precondition(&v, &mut z);
-                let vkv = chunks::dot(&v, &z);
+                let vkv = self.dot(&v, &z);
                 (if vkv > 0.0 { 1.0 / vkv } else { 0.0 }, v)
             })
             .filter(|(f, _)| *f > 0.0)
@@ -294,7 +363,24 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
     /// out = N p (frame rows included).
     pub fn apply(&self, p: &[f64], out: &mut [f64], ws: &mut Workspace) {
         self.apply_observations(p, out, ws);
-        chunks::add_projections(&self.frame, p, out);
+        self.add_frame_terms(p, out);
+    }
+
+    /// out += Σ_k f_k (v_kᵀ p) v_k, the dots over all ranks.
+    fn add_frame_terms(&self, p: &[f64], out: &mut [f64]) {
+        if self.comm.size() == 1 {
+            chunks::add_projections(&self.frame, p, out);
+            return;
+        }
+        let mut d: Vec<f64> = self
+            .frame
+            .iter()
+            .map(|(_, v)| self.local_dot(v, p))
+            .collect();
+        self.comm.sum(&mut d);
+        for ((f, v), dk) in self.frame.iter().zip(&d) {
+            chunks::axpy(f * dk, v, out);
+        }
     }
 
     /// out = N p without the frame rows.
@@ -327,6 +413,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
                 o.copy_from_slice(&y);
             }
         });
+        self.comm.sum(out_g);
         self.constraints.apply(p_g, out_g);
     }
 
@@ -353,7 +440,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         b_eff.resize(n, 0.0);
         b_eff.copy_from_slice(&self.b);
         for (f, v) in &self.frame {
-            let s = f * chunks::dot(v, x);
+            let s = f * self.dot(v, x);
             chunks::axpy(-s, v, &mut b_eff);
         }
         let (x_s, x_g) = x.split_at_mut(g0);
@@ -394,6 +481,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             });
         }
         // r_g = b_g − (Eᵀ x_s + N_gg x_g)
+        self.comm.sum(&mut r_g);
         self.constraints.apply(x_g, &mut r_g);
         r_g.par_iter_mut()
             .zip(&b_eff[g0..])
@@ -414,9 +502,9 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         let mut r = vec![0.0; k];
         for i in 0..k {
             let (v, mv) = (&self.frame[i].1, &self.frame_mv[i]);
-            r[i] = chunks::dot(v, &self.b) - chunks::dot(mv, x);
+            r[i] = self.dot(v, &self.b) - self.dot(mv, x);
             for j in 0..k {
-                g[i * k + j] = chunks::dot(mv, &self.frame[j].1);
+                g[i * k + j] = self.dot(mv, &self.frame[j].1);
             }
         }
         if cholesky_solve(&mut g, &mut r, k).is_ok() {
