@@ -10,6 +10,7 @@
 
 use crate::problem::ScanState;
 use crate::row::NS;
+use astrosolve_core::comm::{Comm, Single};
 use astrosolve_model::quat;
 use astrosolve_model::source::normal_triad;
 use astrosolve_model::units::years;
@@ -57,6 +58,18 @@ pub fn check_references(
     start: &[SourceParams],
     ids: &[i64],
 ) -> Result<Vec<String>, String> {
+    check_references_on(fr, start, ids, &Single)
+}
+
+/// [`check_references`] over the ranks of `comm`, each with its own sources and reference
+/// positions: the rotation is fitted to all of them (normal equations summed), the count of
+/// far positions summed; the worst ones named are the rank's own.
+pub fn check_references_on(
+    fr: &FrameReference,
+    start: &[SourceParams],
+    ids: &[i64],
+    comm: &dyn Comm,
+) -> Result<Vec<String>, String> {
     let arcsec = GROSS_REFERENCE_OFFSET;
     let mut far: Vec<(f64, i64)> = Vec::new();
     let eqs: Vec<_> = fr
@@ -71,7 +84,11 @@ pub fn check_references(
             (p, q, da, dd, 1.0 / (sig * sig).max(1e-30))
         })
         .collect();
-    if let Some((eps, _)) = fit_rotation(eqs.into_iter()) {
+    let mut nb = rotation_normals(eqs.into_iter());
+    comm.sum(&mut nb);
+    let n_far = comm.sum_count(far.len());
+    let n_positions = comm.sum_count(fr.positions.len());
+    if let Some((eps, _)) = solve_rotation(nb) {
         let angle = eps.iter().map(|v| v * v).sum::<f64>().sqrt();
         if angle > arcsec {
             return Err(format!(
@@ -84,7 +101,7 @@ pub fn check_references(
         }
     }
     let mut warnings = Vec::new();
-    if !far.is_empty() {
+    if n_far > 0 {
         far.sort_by(|a, b| b.0.total_cmp(&a.0));
         let worst: Vec<String> = far
             .iter()
@@ -93,8 +110,8 @@ pub fn check_references(
             .collect();
         warnings.push(format!(
             "{} of {} reference positions are more than 1″ from the starting catalogue (largest: {}); the frame fit weighs them by their σ, but check them",
-            far.len(),
-            fr.positions.len(),
+            n_far,
+            n_positions,
             worst.join(", ")
         ));
     }
@@ -181,6 +198,14 @@ fn pq(p: &SourceParams) -> ([f64; 3], [f64; 3]) {
 pub fn fit_rotation(
     eqs: impl Iterator<Item = ([f64; 3], [f64; 3], f64, f64, f64)>,
 ) -> Option<([f64; 3], [[f64; 3]; 3])> {
+    solve_rotation(rotation_normals(eqs))
+}
+
+/// The normal equations of [`fit_rotation`]: N (3 × 3, row-major) then b, summed over `eqs`
+/// (what ranks reduce before [`solve_rotation`]).
+pub fn rotation_normals(
+    eqs: impl Iterator<Item = ([f64; 3], [f64; 3], f64, f64, f64)>,
+) -> [f64; 12] {
     let mut n = [0.0; 9];
     let mut b = [0.0; 3];
     for (p, q, da, dd, w) in eqs {
@@ -193,6 +218,18 @@ pub fn fit_rotation(
             }
         }
     }
+    let mut nb = [0.0; 12];
+    nb[..9].copy_from_slice(&n);
+    nb[9..].copy_from_slice(&b);
+    nb
+}
+
+/// ε and its covariance from the normal equations of [`rotation_normals`] (None when they
+/// leave it undetermined).
+pub fn solve_rotation(nb: [f64; 12]) -> Option<([f64; 3], [[f64; 3]; 3])> {
+    let mut n = [0.0; 9];
+    n.copy_from_slice(&nb[..9]);
+    let mut b = [nb[9], nb[10], nb[11]];
     let mut l = n;
     astrosolve_model::linalg::cholesky_factor(&mut l, 3).ok()?;
     // rank-deficient (one source, or sources on one diameter: the rotation about it is free): a
@@ -329,14 +366,44 @@ pub fn null_vectors(
 
 /// Components (ε, ω) of a change vector `d` along the null vectors (least squares).
 pub fn null_components(vectors: &[Vec<f64>], d: &[f64]) -> ([f64; 3], [f64; 3]) {
-    let mut g = [0.0; 36];
-    let mut b = [0.0; 6];
+    null_components_on(vectors, d, d.len(), &Single)
+}
+
+/// [`null_components`] over the ranks of `comm`: the first `n_src_part` elements of the
+/// vectors are this rank's sources, the rest (attitude) is replicated and counted on rank 0
+/// only; the dot products are summed over the ranks.
+pub fn null_components_on(
+    vectors: &[Vec<f64>],
+    d: &[f64],
+    n_src_part: usize,
+    comm: &dyn Comm,
+) -> ([f64; 3], [f64; 3]) {
+    let len = if comm.rank() == 0 {
+        d.len()
+    } else {
+        n_src_part.min(d.len())
+    };
+    let mut gb = [0.0; 42];
+    let (g, b) = gb.split_at_mut(36);
     for r in 0..6 {
-        b[r] = vectors[r].iter().zip(d).map(|(x, y)| x * y).sum();
+        b[r] = vectors[r][..len]
+            .iter()
+            .zip(&d[..len])
+            .map(|(x, y)| x * y)
+            .sum();
         for c in 0..6 {
-            g[r * 6 + c] = vectors[r].iter().zip(&vectors[c]).map(|(x, y)| x * y).sum();
+            g[r * 6 + c] = vectors[r][..len]
+                .iter()
+                .zip(&vectors[c][..len])
+                .map(|(x, y)| x * y)
+                .sum();
         }
     }
+    comm.sum(&mut gb);
+    let mut g = [0.0; 36];
+    g.copy_from_slice(&gb[..36]);
+    let mut b = [0.0; 6];
+    b.copy_from_slice(&gb[36..]);
     // the attitude part alone makes the six vectors independent; fall back to no correction
     if astrosolve_model::linalg::cholesky_factor(&mut g, 6).is_err() {
         return ([0.0; 3], [0.0; 3]);
@@ -367,8 +434,20 @@ pub fn gaia_frame(
     active: &[bool],
     fr: &FrameReference,
 ) -> FrameFit {
+    gaia_frame_on(params, covs, active, fr, &Single)
+}
+
+/// [`gaia_frame`] over the ranks of `comm`, each with its own sources (and `fr` re-indexed to
+/// them): the normal equations and the counts are summed over the ranks.
+pub fn gaia_frame_on(
+    params: &[SourceParams],
+    covs: &[[[f64; NS]; NS]],
+    active: &[bool],
+    fr: &FrameReference,
+    comm: &dyn Comm,
+) -> FrameFit {
     let pos: Vec<_> = fr.positions.iter().filter(|r| active[r.0]).collect();
-    let eps = fit_rotation(pos.iter().map(|&&(i, ra, dec, sig)| {
+    let ne = rotation_normals(pos.iter().map(|&&(i, ra, dec, sig)| {
         let (p, q, da, dd) = offset_from_reference(&params[i], ra, dec);
         let var = sig * sig + 0.5 * (covs[i][0][0] + covs[i][1][1]);
         (p, q, da, dd, 1.0 / var)
@@ -379,18 +458,29 @@ pub fn gaia_frame(
         .copied()
         .filter(|&i| active[i])
         .collect();
-    let omega = fit_rotation(spin_src.iter().map(|&i| {
+    let no = rotation_normals(spin_src.iter().map(|&i| {
         let (p, q) = pq(&params[i]);
         let var = 0.5 * (covs[i][3][3] + covs[i][4][4]);
         (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
     }));
+    let mut all = [0.0; 26];
+    all[..12].copy_from_slice(&ne);
+    all[12..24].copy_from_slice(&no);
+    all[24] = pos.len() as f64;
+    all[25] = spin_src.len() as f64;
+    comm.sum(&mut all);
+    let mut ne = [0.0; 12];
+    ne.copy_from_slice(&all[..12]);
+    let mut no = [0.0; 12];
+    no.copy_from_slice(&all[12..24]);
+    let (eps, omega) = (solve_rotation(ne), solve_rotation(no));
     FrameFit {
         rotation: eps.map(|e| e.0).unwrap_or([0.0; 3]),
         spin: omega.map(|o| o.0).unwrap_or([0.0; 3]),
         rotation_cov: eps.map(|e| e.1),
         spin_cov: omega.map(|o| o.1),
-        n_orientation: pos.len(),
-        n_spin: spin_src.len(),
+        n_orientation: all[24] as usize,
+        n_spin: all[25] as usize,
     }
 }
 

@@ -17,9 +17,13 @@
 //! removes the orientation fitted to the reference positions and the spin fitted to the
 //! quasar-like sources ([`FrameMode::Gaia`]), or the six null components of the total change
 //! from the start ([`FrameMode::MinNorm`]).
+//!
+//! Distributed ([`ScanningProblem::with_comm`]): the problem holds one rank's sources and their
+//! observations; the frame fits and the redundancy counts are summed over the ranks.
 
 use crate::frame::{self, FrameMode, FrameReference};
 use crate::row::{ScanRow, NS};
+use astrosolve_core::comm::{Comm, Single};
 use astrosolve_core::{
     Constraints, Design, FrameContext, FrameFix, GlobalLayout, Problem, RowMeta, SolveError,
     SolverConfig, SourcePrior, SourceWeighting,
@@ -55,6 +59,7 @@ pub struct ScanningProblem<'a> {
     pub start: ScanState,
     row_offsets: Vec<usize>,
     start_norms: Vec<f64>,
+    comm: &'a dyn Comm,
 }
 
 fn coefficient_norm(c: &[f64; 4]) -> f64 {
@@ -151,7 +156,15 @@ impl<'a> ScanningProblem<'a> {
             start,
             row_offsets,
             start_norms,
+            comm: &Single,
         }
+    }
+
+    /// The problem as one rank's share of a distributed solve: `obs` (and the starting
+    /// sources) are the rank's own sources, `frame_ref` indexes them.
+    pub fn with_comm(mut self, comm: &'a dyn Comm) -> Self {
+        self.comm = comm;
+        self
     }
 
     /// Number of attitude unknowns (the first global unknowns).
@@ -294,7 +307,13 @@ impl Problem<NS> for ScanningProblem<'_> {
     fn fix_frame(&self, st: &mut ScanState, ctx: &FrameContext<NS>) -> FrameFix {
         match self.frame_mode {
             FrameMode::Gaia => {
-                let fit = frame::gaia_frame(&st.params, ctx.source_cov, ctx.active, self.frame_ref);
+                let fit = frame::gaia_frame_on(
+                    &st.params,
+                    ctx.source_cov,
+                    ctx.active,
+                    self.frame_ref,
+                    self.comm,
+                );
                 frame::rotate(
                     &mut st.params,
                     ctx.active,
@@ -317,7 +336,8 @@ impl Problem<NS> for ScanningProblem<'_> {
             FrameMode::MinNorm => {
                 let vecs = frame::null_vectors(&self.start.params, ctx.active, &st.attitude);
                 let d = frame::total_change(st, &self.start, ctx.active);
-                let (eps, omega) = frame::null_components(&vecs, &d);
+                let (eps, omega) =
+                    frame::null_components_on(&vecs, &d, NS * st.params.len(), self.comm);
                 frame::rotate(
                     &mut st.params,
                     ctx.active,
@@ -401,6 +421,7 @@ impl Problem<NS> for ScanningProblem<'_> {
             .filter(|&i| weights[i].solvable)
             .map(|i| self.obs.of_source(i).iter().filter(|o| o.has_ac()).count())
             .sum();
+        let n_ac = self.comm.sum_count(n_ac);
         let ac_per_unknown = n_ac as f64 / (4 * n_coef) as f64;
         let min_ac = cfg.min_attitude_redundancy / 3.0;
         if per_unknown >= cfg.min_attitude_redundancy && ac_per_unknown < min_ac {
@@ -410,8 +431,10 @@ impl Problem<NS> for ScanningProblem<'_> {
         }
         if per_unknown < cfg.min_attitude_redundancy {
             let knot_min = self.start.attitude.knots.h * 1440.0;
-            let n_src = weights.iter().filter(|w| w.solvable).count();
-            let n_all = weights.len();
+            let n_src = self
+                .comm
+                .sum_count(weights.iter().filter(|w| w.solvable).count());
+            let n_all = self.comm.sum_count(weights.len());
             let need = (n_all as f64 * cfg.min_attitude_redundancy / per_unknown.max(1e-9)).ceil();
             return Err(SolveError::Undetermined(format!(
                 "the attitude is too weakly determined: {per_unknown:.1} measurements of solvable sources per attitude unknown ({} unknowns, knots every {knot_min:.0} min; {n_src} of {n_all} sources have the {} visibility periods to be solved), fewer than the {:.0} needed for formal errors that match the true ones and for the outer iterations to converge. Observe ≈ {need:.0} or more sources, or longer (more sources reach the visibility periods), or lengthen the knot interval (simulate: [mission] attitude_knot_interval_days, at most half a revolution), or lower --min-attitude-redundancy to solve anyway",
@@ -431,6 +454,11 @@ impl Problem<NS> for ScanningProblem<'_> {
                 }
             }
         }
+        if self.comm.size() > 1 {
+            let mut v: Vec<f64> = per_interval.iter().map(|&c| c as f64).collect();
+            self.comm.sum(&mut v);
+            per_interval = v.into_iter().map(|c| c as usize).collect();
+        }
         // coefficient k is touched by the rows of intervals k − 3 … k
         let per_coef: Vec<usize> = (0..n_coef)
             .map(|k| per_interval[k.saturating_sub(3)..=k].iter().sum())
@@ -448,6 +476,11 @@ impl Problem<NS> for ScanningProblem<'_> {
         Ok(warnings)
     }
 
+    fn comm(&self) -> &dyn Comm {
+        self.comm
+    }
+
+    /// This rank's largest changes (the core takes the maximum over the ranks).
     fn max_change(&self, a: &ScanState, b: &ScanState, active: &[bool]) -> [f64; 3] {
         let mut m: f64 = 0.0;
         for (i, (x, y)) in b.params.iter().zip(&a.params).enumerate() {

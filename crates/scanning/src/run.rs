@@ -2,23 +2,33 @@
 //! shared by the command line (`astrosolve simulate|solve|demo`) and the Python bindings, so
 //! both run the same code and write the same bits (file formats: docs/formats.md; solver:
 //! docs/solvers.md). Printing, progress bars and plots stay with the callers.
+//!
+//! Distributed solves ([`astrosolve_core::comm`]): a [`Problem`] may hold one rank's share —
+//! a contiguous range of sources with their observations ([`Problem::part`]) and the full
+//! attitude and calibration — and its communicator; [`solve`] and [`solve_checkpointed`] then
+//! solve that share in lock-step with the other ranks (each rank its own checkpoint file,
+//! [`rank_checkpoint_file`]), and [`gather`] collects the sources of every rank on rank 0 for
+//! [`write_solution`].
 
 use crate::frame::{FrameMode, FrameReference};
 use crate::solution::Solution;
 use crate::solve::ScanConfig;
 use crate::truth::{self, TruthComparison};
 use astrosolve_core::checkpoint::{self, Checkpoint, CheckpointRef, Fingerprint};
+use astrosolve_core::comm::{Comm, Single};
 use astrosolve_core::{Progress, SolveError, SolveReport};
 use astrosolve_io::{self as io, Dataset, IoError, Truth, WriteOptions};
 use astrosolve_model::source::{ReferencePosition, Source};
 use astrosolve_model::units::UAS;
 use astrosolve_model::{
-    quat, BSplineAttitude, GaiaL2Ephemeris, GaiaModel, MissionConfig, TabulatedEphemeris,
+    quat, BSplineAttitude, GaiaL2Ephemeris, GaiaModel, MissionConfig, ObservationSet,
+    TabulatedEphemeris,
 };
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,6 +109,16 @@ pub const SOLUTION_FILES: [&str; 7] = [
 /// resume"; format: `astrosolve_core::checkpoint`).
 pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
 
+/// The checkpoint file of rank `rank` of a distributed solve (`checkpoint.rank{rank}.bin`;
+/// with one rank, [`CHECKPOINT_FILE`]).
+pub fn rank_checkpoint_file(rank: usize, size: usize) -> String {
+    if size <= 1 {
+        CHECKPOINT_FILE.to_string()
+    } else {
+        format!("checkpoint.rank{rank}.bin")
+    }
+}
+
 /// The files of a scanning data set the solution depends on (a checkpoint's data
 /// fingerprint; reference_positions.parquet may be absent).
 pub const INPUT_FILES: [&str; 6] = [
@@ -137,7 +157,8 @@ impl Checkpointing {
             fingerprint: Fingerprint { data: 0, config },
             resume,
         };
-        if resume && !ck.path.exists() {
+        // a distributed solve's checkpoints are checkpoint.rank{r}.bin ([`Self::for_rank`])
+        if resume && !ck.path.exists() && !out.join(rank_checkpoint_file(0, 2)).exists() {
             return Err(ck.missing());
         }
         let data = checkpoint::fingerprint_files(&refs)?;
@@ -145,6 +166,36 @@ impl Checkpointing {
             fingerprint: Fingerprint { data, config },
             ..ck
         })
+    }
+
+    /// These checkpoints as those of rank `comm.rank()` of `comm.size()` holding the sources
+    /// `range` of the catalogue: its own file ([`rank_checkpoint_file`]) next to the
+    /// one-process one, and a data fingerprint that also holds the number of ranks, the rank
+    /// and its range, so that a rank refuses the checkpoint of another partition. One rank:
+    /// unchanged.
+    pub fn for_rank(&self, comm: &dyn Comm, range: Range<usize>) -> Checkpointing {
+        if comm.size() <= 1 {
+            return self.clone();
+        }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut h = checkpoint::Hasher64::default();
+        for v in [
+            self.fingerprint.data,
+            comm.size() as u64,
+            comm.rank() as u64,
+            range.start as u64,
+            range.end as u64,
+        ] {
+            h.update(&v.to_le_bytes());
+        }
+        Checkpointing {
+            path: dir.join(rank_checkpoint_file(comm.rank(), comm.size())),
+            fingerprint: Fingerprint {
+                data: h.finish(),
+                config: self.fingerprint.config,
+            },
+            resume: self.resume,
+        }
     }
 
     fn missing(&self) -> RunError {
@@ -221,7 +272,29 @@ impl Checkpointing {
             &mut dyn FnMut(&CheckpointRef<S>) -> bool,
         ) -> Result<T, SolveError>,
     ) -> Result<T, RunError> {
-        let from = self.load::<S>()?;
+        self.run_on(&Single, solve)
+    }
+
+    /// [`Self::run`] on every rank of `comm` (each with its own checkpoints,
+    /// [`Self::for_rank`]): a checkpoint any rank cannot resume from stops every rank.
+    pub fn run_on<S: Serialize + DeserializeOwned, T>(
+        &self,
+        comm: &dyn Comm,
+        solve: impl FnOnce(
+            Option<Checkpoint<S>>,
+            &mut dyn FnMut(&CheckpointRef<S>) -> bool,
+        ) -> Result<T, SolveError>,
+    ) -> Result<T, RunError> {
+        let from = self.load::<S>();
+        if comm.size() > 1 && comm.any(from.is_err()) {
+            return Err(from.err().unwrap_or_else(|| {
+                RunError::Other(format!(
+                    "another rank cannot resume from its checkpoint (next to {}); solve without --resume to start afresh",
+                    self.path.display()
+                ))
+            }));
+        }
+        let from = from?;
         let mut failed: Option<RunError> = None;
         let r = solve(from, &mut |ck| match self.save(ck) {
             Ok(()) => true,
@@ -385,12 +458,17 @@ pub fn write_simulation(
     Ok(())
 }
 
-/// Everything a solve needs, from files or from a simulation.
+/// Everything a solve needs, from files or from a simulation; or one rank's share of it
+/// ([`Problem::part`]).
 pub struct Problem {
     pub mission: MissionConfig,
     pub ds: Dataset,
     pub truth: Option<Truth>,
     pub refs: Vec<ReferencePosition>,
+    /// The ranks sharing the solve ([`Single`] for one process).
+    pub comm: Arc<dyn Comm>,
+    /// The sources of the whole catalogue this problem holds (`0..n` unless a part).
+    pub source_range: Range<usize>,
 }
 
 impl Problem {
@@ -403,22 +481,102 @@ impl Problem {
         } else {
             Vec::new()
         };
+        let n = ds.sources.len();
         Ok(Problem {
             mission: ds.mission.clone(),
             ds,
             truth,
             refs,
+            comm: Arc::new(Single),
+            source_range: 0..n,
         })
     }
 
     /// A simulation as a problem, with its truth.
     pub fn from_simulation(sim: &Simulation) -> Problem {
         let (ds, tr) = dataset_and_truth(sim);
+        let n = ds.sources.len();
         Problem {
             mission: sim.mission.clone(),
             ds,
             truth: Some(tr),
             refs: sim.reference_positions.clone(),
+            comm: Arc::new(Single),
+            source_range: 0..n,
+        }
+    }
+
+    /// One rank's share: the sources `range` (of this problem's sources; clamped to them) with
+    /// their observations (source indices re-indexed from 0), their truth and reference
+    /// positions (re-indexed likewise), and the full attitude and calibration; solved with
+    /// `comm`. The observations of a rank are contiguous, as `partition_by_counts` gives them
+    /// (`astrosolve_model::obs::partition_by_counts`).
+    pub fn part(&self, range: Range<usize>, comm: Arc<dyn Comm>) -> Problem {
+        let n = self.ds.sources.len();
+        let end = range.end.min(n);
+        let start = range.start.min(end);
+        let obs = &self.ds.observations;
+        let (o0, o1) = (obs.source_offsets[start], obs.source_offsets[end]);
+        let observations = ObservationSet {
+            obs: obs.obs[o0..o1]
+                .iter()
+                .map(|o| {
+                    let mut o = *o;
+                    o.source_index -= start as u32;
+                    o
+                })
+                .collect(),
+            source_offsets: obs.source_offsets[start..=end]
+                .iter()
+                .map(|&k| k - o0)
+                .collect(),
+        };
+        let per_obs = |v: &Vec<f64>| {
+            if v.len() == obs.len() {
+                v[o0..o1].to_vec()
+            } else {
+                Vec::new()
+            }
+        };
+        let truth = self.truth.as_ref().map(|t| Truth {
+            sources: t
+                .sources
+                .get(start..end)
+                .map(|s| s.to_vec())
+                .unwrap_or_default(),
+            attitude: t.attitude.clone(),
+            calibration: t.calibration.clone(),
+            is_outlier: if t.is_outlier.len() == obs.len() {
+                t.is_outlier[o0..o1].to_vec()
+            } else {
+                Vec::new()
+            },
+            noise_eta: per_obs(&t.noise_eta),
+            noise_zeta: per_obs(&t.noise_zeta),
+        });
+        let refs = self
+            .refs
+            .iter()
+            .filter(|r| (start..end).contains(&r.source_index))
+            .map(|r| ReferencePosition {
+                source_index: r.source_index - start,
+                ..*r
+            })
+            .collect();
+        let first = self.source_range.start;
+        Problem {
+            mission: self.mission.clone(),
+            ds: Dataset {
+                mission: self.ds.mission.clone(),
+                sources: self.ds.sources[start..end].to_vec(),
+                observations,
+                attitude: self.ds.attitude.clone(),
+                calibration: self.ds.calibration.clone(),
+            },
+            truth,
+            refs,
+            comm,
+            source_range: first + start..first + end,
         }
     }
 
@@ -439,12 +597,16 @@ impl Problem {
     /// positions are grossly rotated from the starting catalogue
     /// ([`crate::frame::check_references`]); the end of the solve warns when few of them were solved.
     pub fn frame_reference(&self, mode: FrameMode) -> Result<FrameReference, RunError> {
-        use crate::frame::{check_references, FEW_FRAME_SOURCES, MIN_FRAME_SOURCES};
+        use crate::frame::{check_references_on, FEW_FRAME_SOURCES, MIN_FRAME_SOURCES};
+        let comm = self.comm.as_ref();
         let mut fr = FrameReference::new(&self.refs, &self.ds.sources);
         if mode == FrameMode::MinNorm {
             return Ok(fr);
         }
-        let (n_ref, n_qso) = (fr.positions.len(), fr.zero_spin.len());
+        let (n_ref, n_qso) = (
+            comm.sum_count(fr.positions.len()),
+            comm.sum_count(fr.zero_spin.len()),
+        );
         if n_ref < MIN_FRAME_SOURCES || n_qso < MIN_FRAME_SOURCES {
             return Err(RunError::Other(format!(
                 "the Gaia-like frame needs at least {MIN_FRAME_SOURCES} reference positions (reference_positions.parquet: {n_ref}) and {MIN_FRAME_SOURCES} quasar-like sources (is_qso in sources.parquet: {n_qso}) to fix the orientation and the spin, {FEW_FRAME_SOURCES} or more of each to rest on more than a few; add them, or use --frame min-norm"
@@ -452,7 +614,7 @@ impl Problem {
         }
         let start: Vec<_> = self.ds.sources.iter().map(|s| s.params).collect();
         let ids: Vec<i64> = self.ds.sources.iter().map(|s| s.source_id).collect();
-        fr.warnings = check_references(&fr, &start, &ids).map_err(RunError::Other)?;
+        fr.warnings = check_references_on(&fr, &start, &ids, comm).map_err(RunError::Other)?;
         Ok(fr)
     }
 
@@ -471,7 +633,7 @@ pub fn solve(
 ) -> Result<Solution, RunError> {
     let fr = p.frame_reference(cfg.frame)?;
     let model = p.model();
-    Ok(crate::solve::solve(
+    Ok(crate::solve::solve_resumable_on(
         &model,
         &p.ds.observations,
         &p.ds.sources,
@@ -480,11 +642,15 @@ pub fn solve(
         &fr,
         cfg,
         progress,
+        None,
+        &mut |_| true,
+        p.comm.as_ref(),
     )?)
 }
 
 /// [`solve`] with checkpoints after every outer iteration, resumed from the one in the
-/// output directory when `ck.resume` ([`Checkpointing`]).
+/// output directory when `ck.resume` ([`Checkpointing`]). Under several ranks each rank
+/// writes and resumes from its own file ([`Checkpointing::for_rank`], applied here).
 pub fn solve_checkpointed(
     p: &Problem,
     cfg: &ScanConfig,
@@ -493,8 +659,10 @@ pub fn solve_checkpointed(
 ) -> Result<Solution, RunError> {
     let fr = p.frame_reference(cfg.frame)?;
     let model = p.model();
-    ck.run(|from, save| {
-        crate::solve::solve_resumable(
+    let comm = p.comm.as_ref();
+    let ck = ck.for_rank(comm, p.source_range.clone());
+    ck.run_on(comm, |from, save| {
+        crate::solve::solve_resumable_on(
             &model,
             &p.ds.observations,
             &p.ds.sources,
@@ -505,8 +673,119 @@ pub fn solve_checkpointed(
             progress,
             from,
             save,
+            comm,
         )
     })
+}
+
+/// One rank's share of a solution as sent to rank 0 by [`gather`]: its starting sources,
+/// their truth, its reference positions (indices of its sources), its solved sources.
+type Share = (
+    Vec<Source>,
+    Option<Vec<Source>>,
+    Vec<ReferencePosition>,
+    Vec<crate::solution::SourceResult>,
+);
+
+/// Collects a distributed solution (collective: every rank calls it with its part and its
+/// solution): on rank 0 the whole problem and solution, sources in catalogue order (ranks in
+/// order), ready for [`write_solution`]; `None` on the other ranks. The attitude, calibration,
+/// report and spectrum are rank 0's (replicated, equal on every rank). Not collected: the
+/// observations (the gathered problem has none: `write_solution` does not need them; its
+/// source offsets are all 0), the truth's per-observation noise and outlier flags, and the
+/// direct solver's full covariance object (`Solution::covariance` is None; every source's
+/// covariance block is in its `SourceResult`).
+pub fn gather(p: &Problem, sol: &Solution) -> Result<Option<(Problem, Solution)>, RunError> {
+    let comm = p.comm.as_ref();
+    if comm.size() <= 1 {
+        return Ok(Some((
+            p.part(0..p.ds.sources.len(), Arc::new(Single)),
+            clone_solution(sol),
+        )));
+    }
+    let share = (
+        &p.ds.sources,
+        p.truth.as_ref().map(|t| &t.sources),
+        &p.refs,
+        &sol.sources,
+    );
+    let bytes = checkpoint::to_bytes(&share)
+        .map_err(|e| RunError::Other(format!("gathering the solution: {e}")))?;
+    let Some(all) = comm.gather_bytes(&bytes, 0) else {
+        return Ok(None);
+    };
+    let mut sources = Vec::new();
+    let mut truth_sources: Option<Vec<Source>> = p.truth.as_ref().map(|_| Vec::new());
+    let mut refs = Vec::new();
+    let mut results = Vec::new();
+    for (rank, b) in all.iter().enumerate() {
+        let (s, t, r, res): Share = checkpoint::from_bytes(b).map_err(|e| {
+            RunError::Other(format!(
+                "gathering the solution: the share of rank {rank}: {e}"
+            ))
+        })?;
+        let first = sources.len();
+        if res.len() != s.len() {
+            return Err(RunError::Other(format!(
+                "gathering the solution: rank {rank} sent {} sources and {} results",
+                s.len(),
+                res.len()
+            )));
+        }
+        refs.extend(r.into_iter().map(|x| ReferencePosition {
+            source_index: x.source_index + first,
+            ..x
+        }));
+        if let (Some(all_t), Some(t)) = (truth_sources.as_mut(), t) {
+            all_t.extend(t);
+        }
+        sources.extend(s);
+        results.extend(res);
+    }
+    let n = sources.len();
+    let truth = p.truth.as_ref().map(|t| Truth {
+        sources: truth_sources.unwrap_or_default(),
+        attitude: t.attitude.clone(),
+        calibration: t.calibration.clone(),
+        is_outlier: Vec::new(),
+        noise_eta: Vec::new(),
+        noise_zeta: Vec::new(),
+    });
+    let full = Problem {
+        mission: p.mission.clone(),
+        ds: Dataset {
+            mission: p.ds.mission.clone(),
+            sources,
+            observations: ObservationSet {
+                obs: Vec::new(),
+                source_offsets: vec![0; n + 1],
+            },
+            attitude: p.ds.attitude.clone(),
+            calibration: p.ds.calibration.clone(),
+        },
+        truth,
+        refs,
+        comm: Arc::new(Single),
+        source_range: 0..n,
+    };
+    let mut s = clone_solution(sol);
+    s.sources = results;
+    s.covariance = None;
+    Ok(Some((full, s)))
+}
+
+/// A copy of a solution without its full covariance (not cloneable: it holds the factor).
+fn clone_solution(sol: &Solution) -> Solution {
+    Solution {
+        sources: sol.sources.clone(),
+        attitude: sol.attitude.clone(),
+        calibration: sol.calibration.clone(),
+        report: sol.report.clone(),
+        frame: sol.frame.clone(),
+        covariance: None,
+        spectrum: sol.spectrum.clone(),
+        layout: sol.layout.clone(),
+    }
 }
 
 /// report.json: the solver's own record (solver, convergence, iterations, counts, timing,

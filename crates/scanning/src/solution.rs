@@ -7,7 +7,7 @@ use astrosolve_core::{GlobalLayout, SolveReport};
 use astrosolve_model::{BSplineAttitude, Calibration, SourceParams};
 
 /// One source of the solution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SourceResult {
     pub params: SourceParams,
     /// Covariance of (α*, δ, ϖ, μα*, μδ) in rad² (rad/yr for proper motions): the inverse of the

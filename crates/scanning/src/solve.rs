@@ -5,6 +5,7 @@ use crate::problem::{ScanState, ScanningProblem};
 use crate::row::NS;
 use crate::solution::{Solution, SourceResult};
 use astrosolve_core::checkpoint::{Checkpoint, CheckpointRef};
+use astrosolve_core::comm::{Comm, Single};
 use astrosolve_core::{Progress, SolveError, SolverConfig};
 use astrosolve_model::source::Source;
 use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet};
@@ -66,6 +67,40 @@ pub fn solve_resumable(
     from: Option<Checkpoint<ScanState>>,
     save: &mut dyn FnMut(&CheckpointRef<ScanState>) -> bool,
 ) -> Result<Solution, SolveError> {
+    solve_resumable_on(
+        model,
+        obs,
+        start_sources,
+        start_attitude,
+        start_calibration,
+        frame_ref,
+        cfg,
+        progress,
+        from,
+        save,
+        &Single,
+    )
+}
+
+/// [`solve_resumable`] as one rank of a distributed solve: `obs`, `start_sources` and
+/// `frame_ref` are this rank's sources (a contiguous range of the catalogue, observations
+/// re-indexed to it), the attitude and calibration the full ones; every rank calls it with the
+/// same configuration. The solution holds this rank's sources and the (replicated) attitude
+/// and calibration (`crate::run::gather` collects the sources on rank 0).
+#[allow(clippy::too_many_arguments)]
+pub fn solve_resumable_on(
+    model: &GaiaModel,
+    obs: &ObservationSet,
+    start_sources: &[Source],
+    start_attitude: &BSplineAttitude,
+    start_calibration: &Calibration,
+    frame_ref: &FrameReference,
+    cfg: &ScanConfig,
+    progress: &mut dyn FnMut(Progress) -> bool,
+    from: Option<Checkpoint<ScanState>>,
+    save: &mut dyn FnMut(&CheckpointRef<ScanState>) -> bool,
+    comm: &dyn Comm,
+) -> Result<Solution, SolveError> {
     if start_sources.len() != obs.n_sources() {
         return Err(SolveError::Config(format!(
             "{} sources but observations of {}",
@@ -78,7 +113,8 @@ pub fn solve_resumable(
         attitude: start_attitude.clone(),
         calibration: start_calibration.clone(),
     };
-    let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref);
+    let problem =
+        ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref).with_comm(comm);
     let mut sol =
         astrosolve_core::solve_resumable(&problem, start, &cfg.solver, progress, from, save)?;
     sol.report
@@ -93,7 +129,7 @@ pub fn solve_resumable(
             .map(|s| s.cov_block.unwrap_or(s.cov))
             .collect();
         let active: Vec<bool> = sol.sources.iter().map(|s| s.solved).collect();
-        frame::gaia_frame(&sol.state.params, &covs, &active, frame_ref)
+        frame::gaia_frame_on(&sol.state.params, &covs, &active, frame_ref, comm)
     });
     if let Some(fit) = &fit {
         sol.report.warnings.extend(fit.warnings());
