@@ -316,7 +316,7 @@ impl BlockDiagonal {
                     .par_iter()
                     .zip(layout.storage_offset.par_iter()),
             )
-            .with_min_len(64)
+            .with_min_len(1)
             .for_each(|(zb, (b, &off))| {
                 let m = &self.values[off..off + b.storage()];
                 match b.kind {
@@ -361,7 +361,7 @@ impl BlockDiagonal {
                     .par_iter()
                     .zip(layout.storage_offset.par_iter()),
             )
-            .with_min_len(64)
+            .with_min_len(1)
             .for_each(|(zb, (b, &off))| {
                 let m = &self.values[off..off + b.storage()];
                 let n = b.len;
