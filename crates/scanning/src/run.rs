@@ -473,8 +473,13 @@ pub struct Problem {
 
 impl Problem {
     /// Reads a data set directory (with its truth/ and reference_positions.parquet if present).
+    /// The truth per observation (noise, outlier flags) is left out: the solve compares only
+    /// sources, attitude and calibration with the truth (17 bytes per observation saved).
     pub fn read(dir: &Path) -> Result<Problem, RunError> {
-        let (ds, truth) = io::read_dataset_and_truth(dir)?;
+        let options = io::ReadOptions {
+            observation_truth: false,
+        };
+        let (ds, truth) = io::read_dataset_and_truth_with(dir, &options)?;
         let ref_path = dir.join(io::REFERENCE_FILE);
         let refs = if ref_path.exists() {
             io::read_reference_positions(&ref_path, &ds.sources)?
