@@ -27,7 +27,10 @@ use astrosolve_model::pointed::{Exposure, PointedModel, PointedObs, RefStar, N_S
 use serde::{Deserialize, Serialize};
 
 pub use compare::{by_magnitude, compare, Comparison, MagBin, ParamStats};
-pub use global::{solve_global, solve_global_resumable, GlobalReport, GlobalSolution};
+pub use global::{
+    gather_global, solve_global, solve_global_on, solve_global_resumable, GlobalReport,
+    GlobalSolution,
+};
 pub use plate::{solve_plates, PlateConfig, PlateSolution};
 pub use problem::{param_diff, GlobalProblem, State};
 pub use report::{trade_off, PointedReport, TradeOff};
@@ -150,6 +153,44 @@ impl Problem {
             refs,
             n_units,
         })
+    }
+
+    /// One rank's share of a distributed solve: the sources `range` (clamped to the
+    /// catalogue) with their images and reference stars, source indices re-indexed from 0;
+    /// every exposure and calibration unit (replicated). Gathered back by
+    /// [`global::gather_global`].
+    pub fn part(&self, range: std::ops::Range<usize>) -> Result<Problem, String> {
+        let end = range.end.min(self.n_sources);
+        let start = range.start.min(end);
+        let inside = |s: usize| (start..end).contains(&s);
+        let obs = self
+            .obs
+            .iter()
+            .filter(|o| inside(o.source as usize))
+            .map(|o| PointedObs {
+                source: o.source - start as u32,
+                ..*o
+            })
+            .collect();
+        let refs = self
+            .refs
+            .iter()
+            .filter(|r| inside(r.source_index))
+            .map(|r| RefStar {
+                source_index: r.source_index - start,
+                ..*r
+            })
+            .collect();
+        let mut p = Problem::new(
+            self.model.clone(),
+            self.exposures.clone(),
+            obs,
+            self.start_sources[start..end].to_vec(),
+            refs,
+        )?;
+        // the calibration units are those of every exposure, whoever's images they hold
+        p.n_units = self.n_units;
+        Ok(p)
     }
 
     /// Flags of the reference stars.

@@ -13,6 +13,7 @@
 
 use crate::row::{PointedRow, GAUGE_CONSTANT, GAUGE_V1};
 use crate::Problem;
+use astrosolve_core::comm::{Comm, Single};
 use astrosolve_core::outer::Problem as CoreProblem;
 use astrosolve_core::{
     Constraints, FrameContext, FrameFix, GlobalLayout, RowMeta, SolveError, SourcePrior, W_SCALE,
@@ -62,6 +63,7 @@ pub struct GlobalProblem<'a> {
     row_offsets: Vec<usize>,
     /// Reference-epoch priors: source, parameters, inverse covariance (whitened units).
     priors: Vec<(usize, [f64; N_SRC], [[f64; N_SRC]; N_SRC])>,
+    comm: &'a dyn Comm,
 }
 
 impl<'a> GlobalProblem<'a> {
@@ -95,7 +97,15 @@ impl<'a> GlobalProblem<'a> {
             src_start,
             row_offsets,
             priors,
+            comm: &Single,
         }
+    }
+
+    /// The problem as one rank's share of a distributed solve (`p` holds the rank's sources,
+    /// [`Problem::part`]; exposures and distortion are replicated).
+    pub fn with_comm(mut self, comm: &'a dyn Comm) -> Self {
+        self.comm = comm;
+        self
     }
 
     /// Index of the first distortion unknown.
@@ -268,6 +278,11 @@ impl CoreProblem<N_SRC> for GlobalProblem<'_> {
         m
     }
 
+    fn comm(&self) -> &dyn Comm {
+        self.comm
+    }
+
+    /// `rows_per_block` arrives summed over the ranks.
     fn check_redundancy(
         &self,
         _: &astrosolve_core::Design<PointedRow>,
