@@ -30,7 +30,9 @@ use astrosolve_core::{
 };
 use astrosolve_model::quat;
 use astrosolve_model::units::UAS;
-use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceParams};
+use astrosolve_model::{
+    BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceJets, SourceParams,
+};
 
 /// Weight of the quaternion-norm pseudo-observations.
 pub const W_ATT_NORM: f64 = 1.0;
@@ -199,8 +201,10 @@ impl Problem<NS> for ScanningProblem<'_> {
         let n_al = cal.config.n_al();
         let n_ac = cal.config.n_ac();
         let mut k = 0;
+        // what the source's observations share, once (the same rows bit for bit)
+        let sj = SourceJets::new(&st.params[i]);
         for o in self.obs.of_source(i) {
-            let lin = self.model.linearise(&st.params[i], &st.attitude, cal, o);
+            let lin = self.model.linearise_source_obs(&sj, &st.attitude, cal, o);
             let x = (o.t - knots.t0) / knots.h;
             let u = (x - lin.att_index as f64) as f32;
             let cal0 = n_att + lin.cal_unit * npu;
