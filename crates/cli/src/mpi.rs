@@ -14,7 +14,7 @@
 
 use crate::args::SolveArgs;
 use crate::progress::{bar, solver_events};
-use crate::{exit, prepare_out_dir, report_error_text, scanning, Command};
+use crate::{exit, pointed, prepare_out_dir, report_error_text, scanning, Command};
 use astrosolve_core::comm::Comm;
 use astrosolve_core::Method;
 use astrosolve_io as io;
@@ -290,7 +290,10 @@ pub fn run(env: &Mpi, command: &Command) -> i32 {
     let comm = Arc::new(env.comm());
     let r = match command {
         Command::Solve(a) if io::is_pointed_dataset(&a.dir) => {
-            Err("the JASMINE-like (pointed) solve does not run on several MPI ranks yet; run it as one process (without mpirun, or with -np 1)".into())
+            match solve_pointed(&comm, command, a) {
+                Ok(()) => return 0,
+                Err(code) => return code,
+            }
         }
         Command::Solve(a) => match solve_scanning(&comm, command, a) {
             Ok(()) => return 0,
@@ -412,23 +415,7 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
         let _solving = crate::interrupt::Solving::start();
         run::solve_checkpointed(&p, &cfg, &mut |_| !crate::interrupt::requested(), &ck)
     };
-    let (r, sol): (Res, _) = match solved {
-        Ok(s) => (Ok(()), Some(s)),
-        Err(e) => (Err(e.into()), None),
-    };
-    if let Err(e) = &r {
-        // a failure of this rank alone leaves the others waiting in a collective: end the job
-        if !comm.barrier_within(FAILED_RANK_WAIT) {
-            eprintln!("error (rank {rank}): {e}");
-            comm.abort(exit::code(e.as_ref()).max(1));
-        }
-    } else {
-        comm.barrier_within(Duration::MAX);
-    }
-    agree(comm, command, r)?;
-    let Some(sol) = sol else {
-        return Err(1);
-    };
+    let sol = end_of_solve(comm, command, solved.map_err(Into::into))?;
 
     // rank 0 writes everything
     let covariance = sol.covariance.is_some();
@@ -442,4 +429,167 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
     agree(comm, command, r)?;
     // the solution is written: the checkpoints are no longer needed
     agree(comm, command, rank_ck.remove().map_err(Into::into))
+}
+
+/// The end of a distributed solve (collective): the solution of this rank when every rank
+/// solved; otherwise the exit status, rank 0 having printed the first failing rank's message.
+/// A rank that failed alone (the others wait in a collective it will never join) ends the job
+/// (MPI_Abort) with its message after [`FAILED_RANK_WAIT`].
+fn end_of_solve<T>(
+    comm: &MpiComm,
+    command: &Command,
+    solved: Result<T, Box<dyn Error>>,
+) -> Result<T, i32> {
+    let (r, sol): (Res, _) = match solved {
+        Ok(s) => (Ok(()), Some(s)),
+        Err(e) => (Err(e), None),
+    };
+    if let Err(e) = &r {
+        if !comm.barrier_within(FAILED_RANK_WAIT) {
+            eprintln!("error (rank {}): {e}", comm.rank());
+            comm.abort(exit::code(e.as_ref()).max(1));
+        }
+    } else {
+        comm.barrier_within(Duration::MAX);
+    }
+    agree(comm, command, r)?;
+    sol.ok_or(1)
+}
+
+/// `astrosolve solve` of a JASMINE-like (pointed) data set on every rank: the global
+/// solution distributed over the ranks, everything else as one process on rank 0.
+///
+/// Every rank reads the WHOLE data set (the pointed reader has no partial read yet: memory
+/// and read time are those of one process on every rank) and keeps its contiguous range of
+/// stars balanced by image count ([`partition_by_counts`], [`Problem::part`]) with every
+/// exposure and calibration unit; the global solution is solved in lock-step
+/// ([`solve_global_on`], each rank its own checkpoint, [`run::Checkpointing::for_rank`]) and
+/// gathered on rank 0 ([`gather_global`]). Rank 0 then computes the plate-by-plate solution
+/// and the direct cross-check (where the reduced system fits) as one process, and writes every
+/// output ([`pointed::write_solution`]); the other ranks wait (sleeping, MPI_Ibarrier).
+///
+/// [`partition_by_counts`]: astrosolve_model::obs::partition_by_counts
+/// [`Problem::part`]: astrosolve_pointed::Problem::part
+/// [`solve_global_on`]: astrosolve_pointed::solve_global_on
+/// [`gather_global`]: astrosolve_pointed::gather_global
+fn solve_pointed(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Result<(), i32> {
+    let (rank, size, root) = (comm.rank(), comm.size(), comm.is_root());
+    let opts = &a.solver;
+    // refused before any work
+    let r: Res = (|| {
+        pointed::check_flags(opts)?;
+        if root {
+            // resuming finishes the solve whose checkpoints OUT holds: its outputs may be replaced
+            prepare_out_dir(
+                &a.out,
+                &pointed::SOLUTION_FILES,
+                a.force || a.resume,
+                &[&a.dir],
+            )?;
+        }
+        Ok(())
+    })();
+    agree(comm, command, r)?;
+
+    let cfg = pointed::global_config(opts);
+    let read = (|| -> Result<_, Box<dyn Error>> {
+        // the output directory may be on a file system of this rank's own
+        io::ensure_writable_dir(&a.out)?;
+        let ck = pointed::checkpointing(a, &cfg)?;
+        let read = pointed::read(a, root)?;
+        let mut counts = vec![0usize; read.p.n_sources];
+        for o in &read.p.obs {
+            counts[o.source as usize] += 1;
+        }
+        let range = astrosolve_model::obs::partition_by_counts(&counts, size)
+            .into_iter()
+            .nth(rank)
+            .unwrap_or(0..0);
+        let part = read.p.part(range.clone())?;
+        Ok((ck, read, range, part))
+    })();
+    let (r, read) = match read {
+        Ok(x) => (Ok(()), Some(x)),
+        Err(e) => (Err(e), None),
+    };
+    agree(comm, command, r)?;
+    let Some((ck, read, range, part)) = read else {
+        return Err(1);
+    };
+    // only rank 0 needs the whole data set again (plates, direct cross-check, outputs)
+    let read = root.then_some(read);
+    let shares = comm.all_gather(&[range.start as f64, range.end as f64, part.obs.len() as f64]);
+    if root {
+        println!("global solution on {size} MPI ranks:");
+        for (r, s) in shares.chunks_exact(3).enumerate() {
+            println!("  rank {r}: stars {}..{}, {} images", s[0], s[1], s[2]);
+        }
+    }
+    let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
+    if !a.resume {
+        // checkpoints of an earlier solve (--force) are not resumed from by accident
+        let r: Res = (|| {
+            rank_ck.remove()?;
+            if root {
+                ck.remove()?;
+            }
+            Ok(())
+        })();
+        agree(comm, command, r)?;
+    }
+
+    // the global solution, in lock-step
+    let c: &dyn Comm = comm.as_ref();
+    let solved = if root {
+        let pb = bar(cfg.max_outer as u64, "global");
+        let s = rank_ck.run_on(c, |from, save| {
+            astrosolve_pointed::solve_global_on(
+                &part,
+                None,
+                &cfg,
+                &mut solver_events(&pb),
+                from,
+                save,
+                c,
+            )
+        });
+        pb.finish_and_clear();
+        s
+    } else {
+        let _solving = crate::interrupt::Solving::start();
+        rank_ck.run_on(c, |from, save| {
+            astrosolve_pointed::solve_global_on(
+                &part,
+                None,
+                &cfg,
+                &mut |_| !crate::interrupt::requested(),
+                from,
+                save,
+                c,
+            )
+        })
+    };
+    let sol = end_of_solve(comm, command, solved.map_err(Into::into))?;
+
+    // rank 0: plates, direct cross-check, outputs; the others wait
+    let r: Res = match astrosolve_pointed::gather_global(&sol, c) {
+        Ok(Some(global)) => match &read {
+            Some(read) => pointed::plates(read)
+                .and_then(|plate| pointed::write_solution(a, read, &cfg, plate, global)),
+            None => Err("rank 0 lost its data set".into()),
+        },
+        Ok(None) => Ok(()),
+        Err(e) => Err(e.into()),
+    };
+    comm.barrier_within(Duration::MAX);
+    agree(comm, command, r)?;
+    // the solution is written: the checkpoints are no longer needed
+    agree(comm, command, rank_ck.remove().map_err(Into::into))?;
+    if root {
+        println!(
+            "wrote {}/{{catalogue_plate,catalogue_global,exposures_global,distortion_global}}.parquet, report.json and plots",
+            a.out.display()
+        );
+    }
+    Ok(())
 }

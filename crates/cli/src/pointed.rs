@@ -4,7 +4,7 @@
 //! solution, the global block-iterative solution and, where the reduced system fits, the
 //! direct solution, and compares them with the truth.
 
-use crate::args::{SimulateArgs, SolveArgs};
+use crate::args::{SimulateArgs, SolveArgs, SolverOptions};
 use crate::prepare_out_dir;
 use crate::progress::{bar, solver_events};
 use astrosolve_core::{Method, SolverConfig};
@@ -14,8 +14,8 @@ use astrosolve_model::source::{Source, SourceParams};
 use astrosolve_pointed::compare::PARAM_NAMES;
 use astrosolve_pointed::report::{TradeOff, HW_BINS, PARALLAX_GOAL_UAS};
 use astrosolve_pointed::{
-    solve_global, solve_global_resumable, solve_plates, trade_off, PlateConfig, PointedReport,
-    Problem, SourceSolution,
+    solve_global, solve_global_resumable, solve_plates, trade_off, GlobalSolution, PlateConfig,
+    PlateSolution, PointedReport, Problem, SourceSolution,
 };
 use astrosolve_scanning::run;
 use astrosolve_sim::jasmine::{simulate_jasmine, JasmineSimConfig};
@@ -130,9 +130,8 @@ pub fn simulate(a: &SimulateArgs) -> Res {
     Ok(())
 }
 
-pub fn solve(a: &SolveArgs) -> Res {
-    // flags that do not apply to a pointed survey are refused before any work
-    let opts = &a.solver;
+/// Refuses the flags that do not apply to a pointed survey, before any work.
+pub fn check_flags(opts: &SolverOptions) -> Res {
     opts.check_direct_flags()?;
     if opts.min_attitude_redundancy.is_some() {
         return Err("--min-attitude-redundancy does not apply to a pointed survey: each exposure's attitude must be determined by its own images, which the solver checks exposure by exposure; drop --min-attitude-redundancy".into());
@@ -146,30 +145,50 @@ pub fn solve(a: &SolveArgs) -> Res {
     if opts.cov_pairs.is_some() {
         return Err("--cov-pairs is available for scanning data sets only; for a pointed survey the direct solver writes every star's full covariance into catalogue_global.parquet".into());
     }
-    // resuming finishes the solve whose checkpoint OUT holds: its outputs may be replaced
-    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force || a.resume, &[&a.dir])?;
-    let cfg = opts.core_config(SolverConfig::pointed());
-    // checkpoints of the global solution (the plate solutions are recomputed on --resume)
-    let ck = run::Checkpointing::new(
+    Ok(())
+}
+
+/// The global solution's configuration of the solver flags.
+pub fn global_config(opts: &SolverOptions) -> SolverConfig {
+    opts.core_config(SolverConfig::pointed())
+}
+
+/// The checkpoints of the global solution in OUT (the plate solutions are recomputed on
+/// --resume).
+pub fn checkpointing(
+    a: &SolveArgs,
+    cfg: &SolverConfig,
+) -> Result<run::Checkpointing, Box<dyn std::error::Error>> {
+    Ok(run::Checkpointing::new(
         &a.out,
         &a.dir,
         &INPUT_FILES,
-        astrosolve_core::checkpoint::config_fingerprint(&cfg, b"pointed global"),
+        astrosolve_core::checkpoint::config_fingerprint(cfg, b"pointed global"),
         a.resume,
-    )?;
-    if !a.resume {
-        ck.remove()?;
-    }
+    )?)
+}
+
+/// A pointed data set read, with its truth (when there) and the problem of every star.
+pub struct Read {
+    pub ds: PointedDataset,
+    pub truth: Option<PointedTruth>,
+    pub p: Problem,
+}
+
+/// Reads the data set `a.dir` and sets up its problem; prints what was read when `print`.
+pub fn read(a: &SolveArgs, print: bool) -> Result<Read, Box<dyn std::error::Error>> {
     let ds = io::read_pointed_dataset(&a.dir)?;
     let truth = io::read_pointed_truth(&a.dir, &ds)?;
-    println!(
-        "read {} stars ({} reference), {} exposures and {} images from {}",
-        ds.stars.source_id.len(),
-        ds.reference.len(),
-        ds.exposures.len(),
-        ds.images.len(),
-        a.dir.display()
-    );
+    if print {
+        println!(
+            "read {} stars ({} reference), {} exposures and {} images from {}",
+            ds.stars.source_id.len(),
+            ds.reference.len(),
+            ds.exposures.len(),
+            ds.images.len(),
+            a.dir.display()
+        );
+    }
     let m = &ds.mission;
     let model = PointedModel::new(
         m.instrument.clone(),
@@ -183,20 +202,26 @@ pub fn solve(a: &SolveArgs) -> Res {
         ds.stars.params.clone(),
         ds.reference.clone(),
     )?;
-    let n_active = p.active.iter().filter(|&&a| a).count();
-    println!(
-        "{} stars enter the solutions (reference stars, and stars with ≥ {} images in ≥ {} calibration units)",
-        n_active,
-        astrosolve_pointed::MIN_IMAGES,
-        astrosolve_pointed::MIN_UNITS
-    );
+    if print {
+        let n_active = p.active.iter().filter(|&&a| a).count();
+        println!(
+            "{} stars enter the solutions (reference stars, and stars with ≥ {} images in ≥ {} calibration units)",
+            n_active,
+            astrosolve_pointed::MIN_IMAGES,
+            astrosolve_pointed::MIN_UNITS
+        );
+    }
+    Ok(Read { ds, truth, p })
+}
 
-    // (a) plate by plate
+/// (a) The plate-by-plate solution, printed.
+pub fn plates(r: &Read) -> Result<PlateSolution, Box<dyn std::error::Error>> {
+    let p = &r.p;
     let pb = bar(p.exposures.len() as u64, "plates");
     let plate = solve_plates(
-        &p,
+        p,
         &PlateConfig {
-            order: m.plate_order,
+            order: r.ds.mission.plate_order,
             ..Default::default()
         },
         &|d| pb.set_position(d),
@@ -212,13 +237,51 @@ pub fn solve(a: &SolveArgs) -> Res {
         r.n_epoch_positions,
         r.wall_seconds
     );
+    Ok(plate)
+}
+
+pub fn solve(a: &SolveArgs) -> Res {
+    // flags that do not apply to a pointed survey are refused before any work
+    let opts = &a.solver;
+    check_flags(opts)?;
+    // resuming finishes the solve whose checkpoint OUT holds: its outputs may be replaced
+    prepare_out_dir(&a.out, &SOLUTION_FILES, a.force || a.resume, &[&a.dir])?;
+    let cfg = global_config(opts);
+    let ck = checkpointing(a, &cfg)?;
+    if !a.resume {
+        ck.remove()?;
+    }
+    let read = read(a, true)?;
+    let plate = plates(&read)?;
 
     // (b) global, self-calibrated: the core's solver of --solver
     let pb = bar(cfg.max_outer as u64, "global");
     let global = ck.run(|from, save| {
-        solve_global_resumable(&p, None, &cfg, &mut solver_events(&pb), from, save)
+        solve_global_resumable(&read.p, None, &cfg, &mut solver_events(&pb), from, save)
     })?;
     pb.finish_and_clear();
+    write_solution(a, &read, &cfg, plate, global)?;
+    // the solution is written: its checkpoint is no longer needed
+    ck.remove()?;
+    println!(
+        "wrote {}/{{catalogue_plate,catalogue_global,exposures_global,distortion_global}}.parquet, report.json and plots",
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// Prints the global solution `global` (of `read`'s whole problem), adds the direct solution
+/// from there where the reduced system fits (--solver cg, lsqr, simple), compares with the
+/// truth and writes every output file of a pointed solve.
+pub fn write_solution(
+    a: &SolveArgs,
+    read: &Read,
+    cfg: &SolverConfig,
+    plate: PlateSolution,
+    global: GlobalSolution,
+) -> Res {
+    let (ds, truth, p) = (&read.ds, &read.truth, &read.p);
+    let m = &ds.mission;
     let r = &global.report.solve;
     if r.verdict != astrosolve_core::outer::CONVERGED {
         println!("{}", r.verdict);
@@ -245,7 +308,7 @@ pub fn solve(a: &SolveArgs) -> Res {
         let pb = bar(cfg.max_outer as u64, "direct");
         pb.set_message(format!("reduced system {n_red} × {n_red}"));
         let d = solve_global(
-            &p,
+            p,
             Some(global.state.clone()),
             &SolverConfig {
                 method: Method::Direct,
@@ -390,12 +453,6 @@ pub fn solve(a: &SolveArgs) -> Res {
     if let Some(t) = &tr {
         print_trade_off(t);
     }
-    // the solution is written: its checkpoint is no longer needed
-    ck.remove()?;
-    println!(
-        "wrote {}/{{catalogue_plate,catalogue_global,exposures_global,distortion_global}}.parquet, report.json and plots",
-        a.out.display()
-    );
     Ok(())
 }
 
