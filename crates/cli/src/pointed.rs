@@ -368,14 +368,14 @@ pub fn write_solution(
     let epoch = io::julian_year(m.reference_epoch_jd);
     write_catalogue(
         &a.out.join("catalogue_plate.parquet"),
-        &ds,
+        ds,
         &plate.sources,
         &is_ref,
         epoch,
     )?;
     write_catalogue(
         &a.out.join("catalogue_global.parquet"),
-        &ds,
+        ds,
         &global_final.sources,
         &is_ref,
         epoch,

@@ -1,8 +1,9 @@
 //! MPI (issue 11, item 1): `mpirun -np 2` and `-np 3` (oversubscribed) give the
-//! single-process catalogue, attitude and calibration to ≤ 1e-12 relative, for the cg, lsqr
-//! and direct solvers on a small Gaia-like mission; `--resume` continues a distributed solve
-//! from its per-rank checkpoints to the same solution; a JASMINE-like data set is refused on
-//! several ranks with a clear message (its distributed solve is not there yet).
+//! single-process catalogue, attitude and calibration for the cg, lsqr and direct solvers on
+//! a small Gaia-like mission, and the single-process catalogue_global, exposure attitudes and
+//! distortion for cg on a small JASMINE-like survey; `--resume` continues a distributed solve
+//! from its per-rank checkpoints to the same solution; the per-rank checkpoints are removed
+//! once a solution is written.
 //!
 //! The test builds the binary with the `mpi` feature itself (`cargo build --profile test -p
 //! astrosolve --features mpi` into `<target>/mpi`, so that the normal binary is not disturbed;
@@ -11,9 +12,20 @@
 //! `mpirun` it prints a loud SKIPPED and passes, unless ASTROSOLVE_REQUIRE_MPI=1 (set by
 //! .ci/run after scripts/install_mpi.sh), which makes a missing MPI a failure.
 //!
-//! "Relative" is per column, against the column's largest magnitude: max |a − b| ≤ 1e-12 ·
-//! max |b| over the sources (ra, dec, parallax, pmra, pmdec), the attitude coefficients and
-//! the calibration parameters.
+//! Tolerance (the issue's 1e-12 relative), per column of each output file: max |a − b| ≤
+//! 1e-12 · scale, the scale being the column's largest magnitude max |b| (for the angles ra,
+//! dec, the quaternion or pointing components this is the relative difference of the largest
+//! value; for columns whose values can be near zero — parallax, proper motions, calibration
+//! and distortion coefficients — a per-element relative difference is meaningless, so the
+//! column's scale stands in). The largest plain per-element relative difference |a − b| / |b|
+//! is printed too. Every comparison is printed in one table before any assertion fails.
+//!
+//! The Gaia-like mission (400 sources, 60 days) does not converge in its outer iterations
+//! (the attitude is weakly determined, ≈ 10 measurements per attitude unknown); its solves run
+//! two outer iterations with the inner solver to its tolerance (no --max-inner cap), so what
+//! is compared is two Gauss–Newton steps computed with the sums split over ranks. A
+//! converging Gaia-like mission needs ≳ 6000 sources over a year (see the redundancy rule of
+//! `solve`), too slow for this test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -104,80 +116,170 @@ fn mpirun(n: usize, bin: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Solver flags of every solve here: a small mission below the default redundancy rule, and a
-/// few outer iterations (agreement does not need convergence).
-const FLAGS: [&str; 9] = [
-    "--max-inner",
-    "200",
+/// Solver flags of every Gaia-like solve here: a small mission below the default redundancy
+/// rule, two outer iterations, each inner solve to its tolerance.
+const FLAGS: [&str; 5] = [
     "--min-visibility-periods",
     "3",
     "--min-attitude-redundancy",
     "0",
     "--allow-unconverged",
-    "--max-outer",
-    "3",
 ];
 
 fn solve_args<'a>(sim: &'a Path, out: &'a Path, solver: &'a str) -> Vec<&'a str> {
+    solve_args_outer(sim, out, solver, "2")
+}
+
+/// [`solve_args`] with `outer` outer iterations.
+fn solve_args_outer<'a>(
+    sim: &'a Path,
+    out: &'a Path,
+    solver: &'a str,
+    outer: &'a str,
+) -> Vec<&'a str> {
     let mut v = vec!["solve", s(sim), "--out", s(out), "--solver", solver];
     v.extend(FLAGS);
+    v.extend(["--max-outer", outer]);
+    if solver == "direct" {
+        // not compared: the full covariance and the spectrum (n³ each)
+        v.extend(["--no-covariance", "--no-spectrum"]);
+    }
     v
 }
 
-/// Largest |a − b| over max |b| (0 when both are all zero).
-fn rel(a: &[f64], b: &[f64], what: &str) -> f64 {
-    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-    assert!(diff.is_finite(), "{what}: non-finite values");
-    if scale == 0.0 {
-        diff
-    } else {
-        diff / scale
+/// One column compared: largest |a − b|, the column's scale max |b|, the largest plain
+/// relative difference |a − b| / |b| over the elements with b ≠ 0.
+#[derive(Debug)]
+struct Diff {
+    case: String,
+    column: String,
+    max_abs: f64,
+    scale: f64,
+    plain_rel: f64,
+}
+
+impl Diff {
+    fn scaled(&self) -> f64 {
+        if self.scale > 0.0 {
+            self.max_abs / self.scale
+        } else {
+            self.max_abs
+        }
+    }
+    fn ok(&self) -> bool {
+        self.max_abs.is_finite() && self.max_abs <= TOLERANCE * self.scale
     }
 }
 
-/// The largest relative difference (per column, see the module doc) between two solutions'
-/// catalogue, attitude and calibration, and the column where it is.
-fn compare(a: &Path, b: &Path) -> (f64, String) {
-    let ca = astrosolve_io::read_catalogue(a.join("catalogue.parquet")).expect("catalogue a");
-    let cb = astrosolve_io::read_catalogue(b.join("catalogue.parquet")).expect("catalogue b");
+fn diff(case: &str, column: &str, a: &[f64], b: &[f64]) -> Diff {
+    assert_eq!(a.len(), b.len(), "{case} {column}: lengths differ");
+    let mut d = Diff {
+        case: case.into(),
+        column: column.into(),
+        max_abs: 0.0,
+        scale: 0.0,
+        plain_rel: 0.0,
+    };
+    for (x, y) in a.iter().zip(b) {
+        let e = (x - y).abs();
+        d.max_abs = if e.is_nan() {
+            f64::NAN
+        } else {
+            d.max_abs.max(e)
+        };
+        d.scale = d.scale.max(y.abs());
+        if *y != 0.0 {
+            d.plain_rel = d.plain_rel.max(e / y.abs());
+        }
+    }
+    d
+}
+
+type Get = fn(&astrosolve_model::source::SourceParams) -> f64;
+const SOURCE_COLUMNS: [(&str, Get); 5] = [
+    ("ra", |p| p.ra),
+    ("dec", |p| p.dec),
+    ("parallax", |p| p.parallax),
+    ("pmra", |p| p.pmra),
+    ("pmdec", |p| p.pmdec),
+];
+
+/// Every column of a catalogue file compared.
+fn compare_catalogue(case: &str, a: &Path, b: &Path, out: &mut Vec<Diff>) {
+    let ca = astrosolve_io::read_catalogue(a).expect("catalogue a");
+    let cb = astrosolve_io::read_catalogue(b).expect("catalogue b");
     let ids =
         |c: &astrosolve_io::Catalogue| c.sources.iter().map(|s| s.source_id).collect::<Vec<_>>();
-    assert_eq!(ids(&ca), ids(&cb), "the catalogues hold other sources");
-    let mut worst = (0.0, String::new());
-    let mut take = |v: f64, what: &str| {
-        if v > worst.0 || worst.1.is_empty() {
-            worst = (v, what.to_string());
-        }
-    };
-    type Get = fn(&astrosolve_model::source::SourceParams) -> f64;
-    let cols: [(&str, Get); 5] = [
-        ("ra", |p| p.ra),
-        ("dec", |p| p.dec),
-        ("parallax", |p| p.parallax),
-        ("pmra", |p| p.pmra),
-        ("pmdec", |p| p.pmdec),
-    ];
-    for (name, f) in cols {
+    assert_eq!(
+        ids(&ca),
+        ids(&cb),
+        "{case}: the catalogues hold other sources"
+    );
+    for (name, f) in SOURCE_COLUMNS {
         let x: Vec<f64> = ca.sources.iter().map(|s| f(&s.params)).collect();
         let y: Vec<f64> = cb.sources.iter().map(|s| f(&s.params)).collect();
-        take(rel(&x, &y, name), name);
+        out.push(diff(case, name, &x, &y));
     }
+}
+
+/// A Gaia-like solution's catalogue, attitude (each quaternion component) and calibration.
+fn compare(case: &str, a: &Path, b: &Path, out: &mut Vec<Diff>) {
+    compare_catalogue(
+        case,
+        &a.join("catalogue.parquet"),
+        &b.join("catalogue.parquet"),
+        out,
+    );
     let aa = astrosolve_io::read_attitude(a.join("attitude.parquet")).expect("attitude a");
     let ab = astrosolve_io::read_attitude(b.join("attitude.parquet")).expect("attitude b");
-    let flat = |c: &[[f64; 4]]| c.iter().flatten().copied().collect::<Vec<f64>>();
-    take(
-        rel(&flat(&aa.coeffs), &flat(&ab.coeffs), "attitude"),
-        "attitude",
-    );
+    for k in 0..4 {
+        let x: Vec<f64> = aa.coeffs.iter().map(|q| q[k]).collect();
+        let y: Vec<f64> = ab.coeffs.iter().map(|q| q[k]).collect();
+        out.push(diff(case, &format!("attitude q{k}"), &x, &y));
+    }
     let la = astrosolve_io::read_calibration(a.join("calibration.parquet")).expect("calibration a");
     let lb = astrosolve_io::read_calibration(b.join("calibration.parquet")).expect("calibration b");
-    take(rel(&la.params, &lb.params, "calibration"), "calibration");
-    worst
+    out.push(diff(case, "calibration", &la.params, &lb.params));
+}
+
+/// A JASMINE-like solution's global catalogue, exposure attitudes (pointing α, δ, roll) and
+/// distortion.
+fn compare_pointed(case: &str, a: &Path, b: &Path, out: &mut Vec<Diff>) {
+    compare_catalogue(
+        case,
+        &a.join("catalogue_global.parquet"),
+        &b.join("catalogue_global.parquet"),
+        out,
+    );
+    let ea = astrosolve_io::read_exposures(a.join("exposures_global.parquet")).expect("exp a");
+    let eb = astrosolve_io::read_exposures(b.join("exposures_global.parquet")).expect("exp b");
+    for (k, name) in ["pointing ra", "pointing dec", "roll"].iter().enumerate() {
+        let x: Vec<f64> = ea.iter().map(|e| e.attitude[k]).collect();
+        let y: Vec<f64> = eb.iter().map(|e| e.attitude[k]).collect();
+        out.push(diff(case, name, &x, &y));
+    }
+    let da = astrosolve_io::read_distortion(a.join("distortion_global.parquet")).expect("dist a");
+    let db = astrosolve_io::read_distortion(b.join("distortion_global.parquet")).expect("dist b");
+    out.push(diff(case, "distortion", &da.coeffs, &db.coeffs));
+}
+
+fn print_table(diffs: &[Diff]) {
+    eprintln!(
+        "{:<28} {:<13} {:>10} {:>10} {:>10} {:>10}  verdict",
+        "case", "column", "max|a-b|", "scale", "/scale", "plain rel"
+    );
+    for d in diffs {
+        eprintln!(
+            "{:<28} {:<13} {:>10.2e} {:>10.2e} {:>10.2e} {:>10.2e}  {}",
+            d.case,
+            d.column,
+            d.max_abs,
+            d.scale,
+            d.scaled(),
+            d.plain_rel,
+            if d.ok() { "ok" } else { "FAILS 1e-12·scale" }
+        );
+    }
 }
 
 #[test]
@@ -211,6 +313,8 @@ fn mpi_ranks_give_the_single_process_solution() {
         "simulate",
     );
 
+    let mut diffs: Vec<Diff> = Vec::new();
+    let mut timing = String::new();
     for solver in ["cg", "lsqr", "direct"] {
         let one = dir.path().join(format!("{solver}-1"));
         let t = Instant::now();
@@ -218,7 +322,7 @@ fn mpi_ranks_give_the_single_process_solution() {
             Command::new(&bin).args(solve_args(&sim, &one, solver)),
             &format!("{solver}, one process"),
         );
-        let t1 = t.elapsed().as_secs_f64();
+        timing += &format!("{solver}: one process {:.1} s", t.elapsed().as_secs_f64());
         for n in [2, 3] {
             let out = dir.path().join(format!("{solver}-{n}"));
             let t = Instant::now();
@@ -226,29 +330,31 @@ fn mpi_ranks_give_the_single_process_solution() {
                 &mut mpirun(n, &bin, &solve_args(&sim, &out, solver)),
                 &format!("{solver}, mpirun -np {n}"),
             );
+            timing += &format!(", -np {n} {:.1} s", t.elapsed().as_secs_f64());
             // rank 0 alone prints: one summary, one line per rank
             assert_eq!(log.matches("wrote ").count(), 1, "{log}");
             assert!(log.contains(&format!("on {n} MPI ranks")), "{log}");
-            let (worst, col) = compare(&out, &one);
-            eprintln!(
-                "{solver}: -np {n} vs one process: largest relative difference {worst:.2e} ({col}); {:.1} s vs {t1:.1} s",
-                t.elapsed().as_secs_f64()
-            );
-            assert!(
-                worst <= TOLERANCE,
-                "{solver} on {n} ranks differs from one process by {worst:e} relative in {col}"
-            );
+            compare(&format!("gaia {solver} -np {n}"), &out, &one, &mut diffs);
             for r in 0..n {
                 let ck = out.join(format!("checkpoint.rank{r}.bin"));
                 assert!(!ck.exists(), "{} left behind", ck.display());
             }
         }
+        timing += "\n";
     }
 
-    // --resume on 2 ranks: a solve stopped (SIGTERM to mpirun, which ends its ranks) once both
-    // ranks have checkpointed an outer iteration, resumed, equals the uninterrupted one
+    print_table(&diffs);
+
+    // --resume on 2 ranks: a solve of 5 outer iterations stopped (SIGTERM to mpirun, which
+    // ends its ranks) once both ranks have checkpointed an outer iteration, resumed, equals
+    // the uninterrupted one
+    let whole = dir.path().join("cg-2-whole");
+    run_ok(
+        &mut mpirun(2, &bin, &solve_args_outer(&sim, &whole, "cg", "5")),
+        "cg, mpirun -np 2, 5 outer iterations",
+    );
     let part = dir.path().join("resume");
-    let args = solve_args(&sim, &part, "cg");
+    let args = solve_args_outer(&sim, &part, "cg", "5");
     let mut child = mpirun(2, &bin, &args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -278,21 +384,20 @@ fn mpi_ranks_give_the_single_process_solution() {
     );
     assert!(cks.iter().all(|c| c.is_file()), "the checkpoints are gone");
     // a resume on another number of ranks is refused (the checkpoints are another partition's)
-    let mut args = solve_args(&sim, &part, "cg");
+    let mut args = solve_args_outer(&sim, &part, "cg", "5");
     args.push("--resume");
     let o = mpirun(3, &bin, &args).output().expect("mpirun runs");
     assert!(!o.status.success(), "{}", text(&o));
     assert_eq!(text(&o).matches("error:").count(), 1, "{}", text(&o));
     run_ok(&mut mpirun(2, &bin, &args), "cg, mpirun -np 2 --resume");
-    let (worst, col) = compare(&part, &dir.path().join("cg-2"));
-    eprintln!("cg: resumed on 2 ranks vs uninterrupted on 2 ranks: {worst:.2e} ({col})");
-    assert!(worst <= TOLERANCE, "resumed differs by {worst:e} in {col}");
+    compare("gaia cg -np 2 resumed/-np 2", &part, &whole, &mut diffs);
     assert!(
         cks.iter().all(|c| !c.exists()),
         "checkpoints left after the resumed solve"
     );
 
-    // JASMINE-like: refused on several ranks, once, with the way out
+    // JASMINE-like: cg on 2 ranks equals one process (4 seasons, so that every star has
+    // the calibration units it needs; the global solution converges in ≈ 25 outer iterations)
     let jas = dir.path().join("jasmine");
     run_ok(
         Command::new(env!("CARGO_BIN_EXE_astrosolve")).args([
@@ -301,27 +406,55 @@ fn mpi_ranks_give_the_single_process_solution() {
             "jasmine",
             "--out",
             s(&jas),
+            "--n-sources",
+            "600",
+            "--days",
+            "800",
+            "--seed",
+            "3",
         ]),
         "simulate --mission jasmine",
     );
-    let jout = dir.path().join("jasmine-2");
-    let o = mpirun(
-        2,
-        &bin,
-        &["solve", s(&jas), "--out", s(&jout), "--solver", "cg"],
-    )
-    .output()
-    .expect("mpirun runs");
-    let t = text(&o);
-    assert!(!o.status.success(), "{t}");
-    assert_eq!(
-        t.matches("does not run on several MPI ranks").count(),
-        1,
-        "{t}"
+    let jargs = |out: &Path| -> Vec<String> {
+        ["solve", s(&jas), "--out", s(out), "--solver", "cg"]
+            .map(String::from)
+            .to_vec()
+    };
+    let j1 = dir.path().join("jasmine-1");
+    let t = Instant::now();
+    run_ok(
+        Command::new(&bin).args(jargs(&j1)),
+        "jasmine cg, one process",
     );
+    timing += &format!("jasmine cg: one process {:.1} s", t.elapsed().as_secs_f64());
+    let j2 = dir.path().join("jasmine-2");
+    let t = Instant::now();
+    let jv = jargs(&j2);
+    let jv: Vec<&str> = jv.iter().map(|x| x.as_str()).collect();
+    let log = run_ok(&mut mpirun(2, &bin, &jv), "jasmine cg, mpirun -np 2");
+    timing += &format!(", -np 2 {:.1} s\n", t.elapsed().as_secs_f64());
+    assert_eq!(log.matches("wrote ").count(), 1, "{log}");
+    assert!(log.contains("on 2 MPI ranks"), "{log}");
+    for r in 0..2 {
+        let ck = j2.join(format!("checkpoint.rank{r}.bin"));
+        assert!(!ck.exists(), "{} left behind", ck.display());
+    }
+    compare_pointed("jasmine cg -np 2", &j2, &j1, &mut diffs);
 
+    eprint!("{timing}");
+    print_table(&diffs);
+    let failed: Vec<String> = diffs
+        .iter()
+        .filter(|d| !d.ok())
+        .map(|d| format!("{} {}: {:.2e} of the scale", d.case, d.column, d.scaled()))
+        .collect();
     eprintln!(
         "mpi test: {:.1} s in all, of which {t_build:.1} s building the mpi binary",
         t0.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed.is_empty(),
+        "differences above 1e-12 of the column's scale:\n{}",
+        failed.join("\n")
     );
 }
