@@ -168,7 +168,7 @@ pub fn check_start_catalogue(path: &Path, sources: &[Source]) -> Result<(), IoEr
 }
 
 /// The calibration's model and CCD layout must be the mission's.
-fn check_calibration_vs_mission(
+pub(crate) fn check_calibration_vs_mission(
     path: &Path,
     cal: &Calibration,
     mission: &MissionConfig,

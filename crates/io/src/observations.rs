@@ -85,6 +85,34 @@ pub(crate) struct FileObs {
     pub ac_coord: Vec<f64>,
 }
 
+impl FileObs {
+    /// Row `i` (0-based within these columns) as an observation of source `source_index`
+    /// (internal units: radians, days).
+    pub(crate) fn observation(&self, i: usize, source_index: u32) -> Observation {
+        let given = self.zeta_given[i];
+        Observation {
+            source_index,
+            fov: if self.fov[i] == 0 {
+                Fov::Preceding
+            } else {
+                Fov::Following
+            },
+            row: (self.ccd_row[i] - 1) as u8,
+            strip: (self.ccd_strip[i] - 1) as u8,
+            t: self.t[i],
+            eta: self.eta[i] * MAS,
+            zeta: if given { self.zeta[i] * MAS } else { f64::NAN },
+            sigma_eta: self.eta_error[i] * MAS,
+            sigma_zeta: if given {
+                self.zeta_error[i] * MAS
+            } else {
+                f64::NAN
+            },
+            ac_coord: self.ac_coord[i],
+        }
+    }
+}
+
 fn each<T: Copy>(
     path: &Path,
     first_row: usize,
@@ -364,27 +392,7 @@ fn push_observations(
                 format!("unknown source_id {id} (not in {catalogue})"),
             )
         })?;
-        let given = c.zeta_given[i];
-        obs.push(Observation {
-            source_index,
-            fov: if c.fov[i] == 0 {
-                Fov::Preceding
-            } else {
-                Fov::Following
-            },
-            row: (c.ccd_row[i] - 1) as u8,
-            strip: (c.ccd_strip[i] - 1) as u8,
-            t: c.t[i],
-            eta: c.eta[i] * MAS,
-            zeta: if given { c.zeta[i] * MAS } else { f64::NAN },
-            sigma_eta: c.eta_error[i] * MAS,
-            sigma_zeta: if given {
-                c.zeta_error[i] * MAS
-            } else {
-                f64::NAN
-            },
-            ac_coord: c.ac_coord[i],
-        });
+        obs.push(c.observation(i, source_index));
     }
     Ok(())
 }

@@ -37,11 +37,9 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use astrosolve_model::instrument::Fov;
 use astrosolve_model::obs::partition_by_counts;
 use astrosolve_model::source::{ReferencePosition, Source};
-use astrosolve_model::units::MAS;
-use astrosolve_model::{Calibration, MissionConfig, Observation, ObservationSet};
+use astrosolve_model::{MissionConfig, Observation, ObservationSet};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use std::collections::HashMap;
@@ -419,61 +417,13 @@ fn read_rows(
                             ),
                         ));
                     }
-                    let given = c.zeta_given[i];
-                    obs.push(Observation {
-                        source_index: si[i] - range.start as u32,
-                        fov: if c.fov[i] == 0 {
-                            Fov::Preceding
-                        } else {
-                            Fov::Following
-                        },
-                        row: (c.ccd_row[i] - 1) as u8,
-                        strip: (c.ccd_strip[i] - 1) as u8,
-                        t,
-                        eta: c.eta[i] * MAS,
-                        zeta: if given { c.zeta[i] * MAS } else { f64::NAN },
-                        sigma_eta: c.eta_error[i] * MAS,
-                        sigma_zeta: if given {
-                            c.zeta_error[i] * MAS
-                        } else {
-                            f64::NAN
-                        },
-                        ac_coord: c.ac_coord[i],
-                    });
+                    obs.push(c.observation(i, si[i] - range.start as u32));
                 }
                 Ok(())
             },
         )?;
     }
     Ok(obs)
-}
-
-/// The calibration's model and CCD layout must be the mission's (as [`crate::read_dataset`]).
-fn check_calibration(
-    path: &Path,
-    cal: &Calibration,
-    mission: &MissionConfig,
-) -> Result<(), IoError> {
-    let inst = &mission.instrument;
-    if cal.config != mission.calibration {
-        return Err(IoError::invalid(
-            path,
-            format!(
-                "calibration model {:?} differs from [mission.calibration] in {MISSION_FILE} {:?}",
-                cal.config, mission.calibration
-            ),
-        ));
-    }
-    if cal.n_rows != inst.n_rows || cal.n_strips != inst.n_strips {
-        return Err(IoError::invalid(
-            path,
-            format!(
-                "calibration has {} CCD rows × {} strips, the mission's instrument {} × {}",
-                cal.n_rows, cal.n_strips, inst.n_rows, inst.n_strips
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Reads share `rank` (0-based) of `n_ranks` of the data set `dir`: the sources of the rank's
@@ -507,7 +457,7 @@ pub fn read_dataset_part(dir: &Path, rank: usize, n_ranks: usize) -> Result<Data
     check_start_catalogue(&p.sources, &sources)?;
     let attitude = read_attitude(&p.attitude)?;
     let calibration = read_calibration(&p.calibration)?;
-    check_calibration(&p.calibration, &calibration, &mission)?;
+    crate::dataset::check_calibration_vs_mission(&p.calibration, &calibration, &mission)?;
 
     let counts = count_observations(&p.observations, &sources)?;
     let n_ranks = n_ranks.max(1);

@@ -104,7 +104,7 @@ pub fn partition_by_counts(counts: &[usize], n_ranks: usize) -> Vec<std::ops::Ra
     bounds[n_ranks] = counts.len();
     let mut cum: u128 = 0;
     let mut i = 0;
-    for r in 1..n_ranks {
+    for (r, bound) in bounds.iter_mut().enumerate().take(n_ranks).skip(1) {
         // the boundary nearest r/n of the total: a source goes to rank r−1 when the middle of its
         // observations lies before the target
         let target = 2 * (total * r as u128 / n_ranks as u128);
@@ -112,7 +112,7 @@ pub fn partition_by_counts(counts: &[usize], n_ranks: usize) -> Vec<std::ops::Ra
             cum += counts[i] as u128;
             i += 1;
         }
-        bounds[r] = i;
+        *bound = i;
     }
     (0..n_ranks).map(|r| bounds[r]..bounds[r + 1]).collect()
 }
