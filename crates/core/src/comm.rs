@@ -183,10 +183,13 @@ impl Comm for Threads {
 mod tests {
     use super::*;
 
+    /// One rank's results: sum, max, all_gather, count of gathered byte strings on the root.
+    type RankResults = (Vec<f64>, Vec<f64>, Vec<f64>, Option<usize>);
+
     #[test]
     fn threads_reduce_in_rank_order() {
         let comms = Threads::new(3);
-        let out: Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Option<usize>)> = std::thread::scope(|s| {
+        let out: Vec<RankResults> = std::thread::scope(|s| {
             let hs: Vec<_> = comms
                 .iter()
                 .map(|c| {
