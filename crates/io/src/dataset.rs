@@ -648,14 +648,17 @@ fn permuted<T: Copy>(mut v: Vec<T>, perm: Option<&[u32]>) -> Vec<T> {
     v
 }
 
-/// The data set, the permutation from in-memory to file order of the observations (None:
-/// the same), and the catalogue's reference epoch.
-#[allow(clippy::type_complexity)]
-fn read_inner(
-    dir: &Path,
-    mission: MissionConfig,
-) -> Result<(Dataset, Option<Vec<u32>>, f64), IoError> {
-    let p = DatasetPaths::new(dir);
+/// What every reader of a data set reads first, checked: the catalogue (its reference epoch
+/// against the mission's), the starting attitude and calibration (against the mission).
+pub(crate) struct Start {
+    pub sources: Vec<Source>,
+    pub ref_epoch: f64,
+    pub attitude: BSplineAttitude,
+    pub calibration: Calibration,
+}
+
+/// Reads and checks the [`Start`] of the data set at `p` for `mission` (validated here).
+pub(crate) fn read_start(p: &DatasetPaths, mission: &MissionConfig) -> Result<Start, IoError> {
     mission
         .validate()
         .map_err(|e| IoError::invalid(&p.mission, e))?;
@@ -672,12 +675,32 @@ fn read_inner(
             ),
         ));
     }
-    let ref_epoch = cat.ref_epoch;
-    let sources = cat.sources;
-    check_start_catalogue(&p.sources, &sources)?;
+    check_start_catalogue(&p.sources, &cat.sources)?;
     let attitude = read_attitude(&p.attitude)?;
     let calibration = read_calibration(&p.calibration)?;
-    check_calibration_vs_mission(&p.calibration, &calibration, &mission)?;
+    check_calibration_vs_mission(&p.calibration, &calibration, mission)?;
+    Ok(Start {
+        sources: cat.sources,
+        ref_epoch: cat.ref_epoch,
+        attitude,
+        calibration,
+    })
+}
+
+/// The data set, the permutation from in-memory to file order of the observations (None:
+/// the same), and the catalogue's reference epoch.
+#[allow(clippy::type_complexity)]
+fn read_inner(
+    dir: &Path,
+    mission: MissionConfig,
+) -> Result<(Dataset, Option<Vec<u32>>, f64), IoError> {
+    let p = DatasetPaths::new(dir);
+    let Start {
+        sources,
+        ref_epoch,
+        attitude,
+        calibration,
+    } = read_start(&p, &mission)?;
     let obs = observations::read_observations_from(
         &p.observations,
         &sources,

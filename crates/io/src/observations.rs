@@ -419,7 +419,8 @@ pub(crate) fn source_index_map(
         .collect())
 }
 
-const COLUMNS: &[&str] = &[
+/// The columns of observations.parquet the readers decode.
+pub(crate) const COLUMNS: &[&str] = &[
     "source_id",
     "t",
     "fov",

@@ -21,10 +21,8 @@
 //! truth sources, attitude and calibration) is small beside the observations and is read whole
 //! on every rank, with the checks of [`crate::read_dataset`].
 
-use crate::catalogue::{julian_year, read_catalogue, REF_EPOCH_TOLERANCE_YR};
-use crate::dataset::{
-    check_start_catalogue, Dataset, DatasetPaths, Truth, MISSION_FILE, SOURCES_FILE,
-};
+use crate::catalogue::{read_catalogue, REF_EPOCH_TOLERANCE_YR};
+use crate::dataset::{Dataset, DatasetPaths, Truth, SOURCES_FILE};
 use crate::error::{within, IoError};
 use crate::observations::{self, FileObs};
 use crate::{
@@ -354,19 +352,6 @@ fn file_columns(path: &Path, b: &RecordBatch, first_row: usize) -> Result<FileOb
     })
 }
 
-const COLUMNS: &[&str] = &[
-    "source_id",
-    "t",
-    "fov",
-    "ccd_row",
-    "ccd_strip",
-    "eta",
-    "zeta",
-    "eta_error",
-    "zeta_error",
-    "ac_coord",
-];
-
 /// Pass 2: the observations of the sources `range` (catalogue indices; re-indexed from 0),
 /// read from the row groups `groups` of observations.parquet `path` and checked as
 /// [`crate::read_observations`] checks them (values, CCD layout of `mission`, the attitude
@@ -393,7 +378,7 @@ fn read_rows(
             &meta,
             g,
             first,
-            COLUMNS,
+            observations::COLUMNS,
             &mut |b, first_row| {
                 let si = indices(path, b, first_row, &index)?;
                 let keep: Vec<usize> = (0..si.len())
@@ -437,27 +422,12 @@ fn read_rows(
 pub fn read_dataset_part(dir: &Path, rank: usize, n_ranks: usize) -> Result<DatasetPart, IoError> {
     let p = DatasetPaths::new(dir);
     let mission = read_mission(&p.mission)?;
-    mission
-        .validate()
-        .map_err(|e| IoError::invalid(&p.mission, e))?;
-    let cat = read_catalogue(&p.sources)?;
-    let expected = julian_year(mission.reference_epoch_jd);
-    if !cat.sources.is_empty() && !within(cat.ref_epoch, expected, REF_EPOCH_TOLERANCE_YR) {
-        return Err(IoError::value(
-            &p.sources,
-            1,
-            "ref_epoch",
-            format!(
-                "ref_epoch {} does not match the mission's reference epoch {} (reference_epoch_jd = {} in {MISSION_FILE})",
-                cat.ref_epoch, expected, mission.reference_epoch_jd
-            ),
-        ));
-    }
-    let sources = cat.sources;
-    check_start_catalogue(&p.sources, &sources)?;
-    let attitude = read_attitude(&p.attitude)?;
-    let calibration = read_calibration(&p.calibration)?;
-    crate::dataset::check_calibration_vs_mission(&p.calibration, &calibration, &mission)?;
+    let crate::dataset::Start {
+        sources,
+        ref_epoch,
+        attitude,
+        calibration,
+    } = crate::dataset::read_start(&p, &mission)?;
 
     let counts = count_observations(&p.observations, &sources)?;
     let n_ranks = n_ranks.max(1);
@@ -495,7 +465,7 @@ pub fn read_dataset_part(dir: &Path, rank: usize, n_ranks: usize) -> Result<Data
         Vec::new()
     };
     let truth = if p.truth_dir.is_dir() {
-        Some(read_truth_part(&p, &sources, &range, cat.ref_epoch)?)
+        Some(read_truth_part(&p, &sources, &range, ref_epoch)?)
     } else {
         None
     };
