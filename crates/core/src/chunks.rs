@@ -8,6 +8,7 @@
 //! of [`DOT_BLOCK`] elements (four interleaved lanes each), runs of blocks in order, then the
 //! runs in order; the runs depend on the length alone ([`dot`]).
 
+use crate::comm::Comm;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -143,6 +144,53 @@ pub fn dot_and_max_abs(a: &[f64], b: &[f64]) -> (f64, f64) {
         m = m.max(p.1);
     }
     (s, m)
+}
+
+/// The partial dot products of a vector's source part, one per chunk in chunk order:
+/// [`dot`] of `a` and `b` over the `stride` values of each source of the chunk. Summed in
+/// chunk order (over ranks, [`Comm::ordered_sum`]) they give a dot product whose bits do not
+/// depend on the number of threads or on how chunk-aligned ranks share the sources.
+pub fn chunk_dots(a: &[f64], b: &[f64], chunks: &[Range<usize>], stride: usize) -> Vec<f64> {
+    chunks
+        .par_iter()
+        .map(|r| {
+            let s = stride * r.start..stride * r.end;
+            dot(&a[s.clone()], &b[s])
+        })
+        .collect()
+}
+
+/// ([`chunk_dots`], max |b_i| over the chunks' sources).
+pub fn chunk_dots_and_max_abs(
+    a: &[f64],
+    b: &[f64],
+    chunks: &[Range<usize>],
+    stride: usize,
+) -> (Vec<f64>, f64) {
+    let v: Vec<(f64, f64)> = chunks
+        .par_iter()
+        .map(|r| {
+            let s = stride * r.start..stride * r.end;
+            dot_and_max_abs(&a[s.clone()], &b[s])
+        })
+        .collect();
+    let m = v.iter().fold(0.0f64, |m, p| m.max(p.1));
+    (v.into_iter().map(|p| p.0).collect(), m)
+}
+
+/// out += Σ_k s_k v_k, each element adding its terms in k order (as successive axpys would).
+pub fn add_scaled(vs: &[(f64, Vec<f64>)], s: &[f64], out: &mut [f64]) {
+    out.par_chunks_mut(DOT_BLOCK)
+        .enumerate()
+        .for_each(|(bi, o)| {
+            let o0 = bi * DOT_BLOCK;
+            let len = o.len();
+            for ((_, v), &sk) in vs.iter().zip(s) {
+                for (y, x) in o.iter_mut().zip(&v[o0..o0 + len]) {
+                    *y += sk * x;
+                }
+            }
+        });
 }
 
 /// Most vectors [`add_projections`] handles in one pass.
@@ -292,6 +340,53 @@ impl OrderedSum {
                     }
                 });
         }
+    }
+}
+
+impl OrderedSum {
+    /// [`OrderedSum::run`] over the ranks of `comm`: `items` are this rank's chunks (the
+    /// global chunks of its sources, in order), and `total` becomes, on every rank, the sum of
+    /// every rank's chunk accumulators in global chunk order — the bits of the one-process
+    /// [`OrderedSum::run`] over the same global chunks. One rank: [`OrderedSum::run`].
+    /// Several: all the rank's chunks are computed in one wave (the accumulators grow to one per
+    /// local chunk: memory `8 len` bytes per chunk), then folded with [`Comm::chain`].
+    pub fn run_on<T: Send>(
+        &mut self,
+        comm: &dyn Comm,
+        items: Vec<T>,
+        total: &mut [f64],
+        work: impl Fn(usize, T, &mut [f64]) + Sync,
+    ) {
+        if comm.size() == 1 {
+            self.run(items, total, work);
+            return;
+        }
+        let len = self.len();
+        assert_eq!(total.len(), len, "accumulator length");
+        let k = items.len();
+        if self.slots.len() < k {
+            self.slots.resize_with(k, || vec![0.0; len]);
+        }
+        self.slots[..k]
+            .par_iter_mut()
+            .zip(items.into_par_iter().enumerate())
+            .for_each(|(acc, (c, item))| {
+                acc.iter_mut().for_each(|v| *v = 0.0);
+                work(c, item, acc)
+            });
+        total.iter_mut().for_each(|v| *v = 0.0);
+        let slots = &self.slots[..k];
+        comm.chain(total, &mut |t| {
+            t.par_chunks_mut(DOT_BLOCK).enumerate().for_each(|(bi, t)| {
+                let o = bi * DOT_BLOCK;
+                let n = t.len();
+                for acc in slots {
+                    for (x, y) in t.iter_mut().zip(&acc[o..o + n]) {
+                        *x += y;
+                    }
+                }
+            });
+        });
     }
 }
 

@@ -39,6 +39,51 @@ pub trait Comm: Send + Sync {
     fn is_root(&self) -> bool {
         self.rank() == 0
     }
+    /// Rank after rank: rank 0 applies `f` to `buf`, rank 1 applies `f` to rank 0's result,
+    /// and so on; every rank returns the last rank's result in `buf` (the same bits
+    /// everywhere). `buf` on entry counts on rank 0 only. One rank: `f(buf)`. Exact sums over
+    /// all ranks' sources in one global order are built on it ([`Comm::ordered_sum`],
+    /// `crate::schur`). Default: one all-gather per rank (the MPI communicator overrides it
+    /// with a pipeline of point-to-point messages and one broadcast).
+    fn chain(&self, buf: &mut [f64], f: &mut dyn FnMut(&mut [f64])) {
+        if self.size() == 1 {
+            f(buf);
+            return;
+        }
+        for t in 0..self.size() {
+            if self.rank() == t {
+                f(buf);
+            }
+            let mine: &[f64] = if self.rank() == t { buf } else { &[] };
+            let all = self.all_gather(mine);
+            buf.copy_from_slice(&all);
+        }
+    }
+    /// The fold ((0 + p₀) + p₁) + … element by element over every rank's partial sums, rank
+    /// after rank and, within a rank, in the order given: `parts` holds this rank's partials
+    /// (`len` values each) concatenated in chunk order. With chunks fixed by the data and ranks
+    /// cut at chunk boundaries, the result has the bits of the one-process sum over the same
+    /// chunks ([`crate::chunks::OrderedSum`]), on every rank.
+    fn ordered_sum(&self, parts: &[f64], len: usize, total: &mut [f64]) {
+        assert_eq!(total.len(), len, "ordered_sum length");
+        total.iter_mut().for_each(|v| *v = 0.0);
+        if len == 0 {
+            return;
+        }
+        self.chain(total, &mut |t| {
+            for p in parts.chunks_exact(len) {
+                for (x, y) in t.iter_mut().zip(p) {
+                    *x += y;
+                }
+            }
+        });
+    }
+    /// [`Comm::ordered_sum`] of one number per chunk.
+    fn ordered_sum_scalar(&self, parts: &[f64]) -> f64 {
+        let mut t = [0.0];
+        self.ordered_sum(parts, 1, &mut t);
+        t[0]
+    }
     /// Sum of one number over ranks.
     fn sum_scalar(&self, v: f64) -> f64 {
         let mut b = [v];
@@ -212,6 +257,67 @@ mod tests {
             assert_eq!(m, vec![2.0, 0.0]);
             assert_eq!(g, vec![0.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
             assert_eq!(gb, (rank == 0).then_some(3));
+        }
+    }
+
+    #[test]
+    fn ordered_sum_over_ranks_is_the_one_process_fold() {
+        // partials of 7 "chunks" whose order matters in floating point
+        let parts: Vec<Vec<f64>> = (0..7)
+            .map(|c| {
+                vec![
+                    1e16 * (c as f64 - 3.0),
+                    1.0 + c as f64 * 1e-17,
+                    -0.0,
+                    0.1 * c as f64,
+                ]
+            })
+            .collect();
+        let mut one = vec![0.0; 4];
+        Single.ordered_sum(&parts.concat(), 4, &mut one);
+        let mut fold = vec![0.0f64; 4];
+        for p in &parts {
+            for (x, y) in fold.iter_mut().zip(p) {
+                *x += y;
+            }
+        }
+        assert_eq!(
+            one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            fold.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // every cut of the chunks over 1..=4 ranks, empty ranks included
+        for cuts in [
+            vec![0, 7],
+            vec![0, 3, 7],
+            vec![0, 0, 7],
+            vec![0, 2, 5, 7],
+            vec![0, 1, 1, 6, 7],
+        ] {
+            let n = cuts.len() - 1;
+            let comms = Threads::new(n);
+            let out: Vec<(Vec<f64>, f64)> = std::thread::scope(|s| {
+                let hs: Vec<_> = comms
+                    .iter()
+                    .map(|c| {
+                        let mine = parts[cuts[c.rank()]..cuts[c.rank() + 1]].concat();
+                        s.spawn(move || {
+                            let mut t = vec![9.0; 4];
+                            c.ordered_sum(&mine, 4, &mut t);
+                            let firsts: Vec<f64> = mine.chunks(4).map(|p| p[0]).collect();
+                            (t, c.ordered_sum_scalar(&firsts))
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for (t, s0) in out {
+                assert_eq!(
+                    t.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "cuts {cuts:?}"
+                );
+                assert_eq!(s0.to_bits(), one[0].to_bits());
+            }
         }
     }
 

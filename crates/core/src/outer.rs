@@ -78,6 +78,17 @@ pub trait Problem<const NS: usize>: Sync {
     fn n_sources(&self) -> usize;
     /// Rows of source i are `row_offsets()[i]..row_offsets()[i + 1]` (fixed for the problem).
     fn row_offsets(&self) -> &[usize];
+    /// This problem's sources cut into the chunks of every pass (contiguous, in order,
+    /// covering `0..n_sources()`; [`crate::chunks`]): every sum over sources is taken chunk by
+    /// chunk and the partial sums added in chunk order, over the ranks too
+    /// ([`crate::comm::Comm::ordered_sum`]). A distributed solve reproduces the one-process
+    /// bits when these are the global chunks of the whole catalogue, fixed by the data
+    /// (`astrosolve_model::obs::chunk_sources`), restricted to the rank's sources, and the
+    /// ranks are cut at chunk boundaries (`astrosolve_model::obs::partition_chunks`).
+    /// Default: the rows split evenly ([`split_by_rows`]), right for one process.
+    fn chunks(&self) -> Vec<std::ops::Range<usize>> {
+        split_by_rows(self.row_offsets())
+    }
     /// Linearises source i at `state`: fills `rows` with its design rows (derivatives and the
     /// residual observed − computed, rad; not yet whitened) and `meta` with their σ, times and
     /// kinds.
@@ -485,13 +496,14 @@ pub fn system<'d, const NS: usize, P: Problem<NS>>(
     weights: &[SourceWeighting],
 ) -> Result<(System<'d, NS, P::Row>, crate::system::Workspace), SolveError> {
     let solvable: Vec<bool> = weights.iter().map(|w| w.solvable).collect();
-    let mut sys = System::assemble_on(
+    let mut sys = System::assemble_chunked(
         design,
         p.global_layout(state),
         &solvable,
         p.constraints(state),
         p.source_priors(state),
         p.comm(),
+        p.chunks(),
     )?;
     let mut ws = sys.workspace();
     let fv = p.frame_vectors(state, &sys.active);

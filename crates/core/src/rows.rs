@@ -223,7 +223,7 @@ impl<'s, 'd, const NS: usize, R: DesignRow<NS>> Rows<'s, 'd, NS, R> {
         let (d_s, d_g) = d.split_at_mut(g0);
         let items = split_mut(d_s, &sys.chunks, NS);
         let mut sum = self.sum.lock().expect("lsqr workspace");
-        sum.run(items, d_g, |c, ds, acc| {
+        sum.run_on(sys.comm, items, d_g, |c, ds, acc| {
             for (ii, i) in sys.chunks[c].clone().enumerate() {
                 let o = &mut ds[NS * ii..NS * ii + NS];
                 if !sys.active[i] {
@@ -244,7 +244,6 @@ impl<'s, 'd, const NS: usize, R: DesignRow<NS>> Rows<'s, 'd, NS, R> {
             }
         });
         drop(sum);
-        sys.comm.sum(d_g);
         let c = &sys.constraints;
         for k in 0..c.len() {
             for (j, v) in c.row(k) {
@@ -310,7 +309,7 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
         let offs = &sys.design.offsets;
         let items = split_mut(x_s, &sys.chunks, NS);
         let mut sum = self.sum.lock().expect("lsqr workspace");
-        sum.run(items, x_g, |c, xs, acc| {
+        sum.run_on(sys.comm, items, x_g, |c, xs, acc| {
             for (ii, i) in sys.chunks[c].clone().enumerate() {
                 let o: &mut [f64; NS] = (&mut xs[NS * ii..NS * ii + NS]).try_into().expect("NS");
                 *o = [0.0; NS];
@@ -322,7 +321,6 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
             }
         });
         drop(sum);
-        sys.comm.sum(x_g);
         self.extra_rmatvec(rest, x);
     }
 
@@ -346,7 +344,7 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
                 .zip(chunk_sq.iter_mut())
                 .collect();
             let mut sum = self.sum.lock().expect("lsqr workspace");
-            sum.run(items, y_g, |ch, ((ys, ud), sq), acc| {
+            sum.run_on(sys.comm, items, y_g, |ch, ((ys, ud), sq), acc| {
                 let base = offs[sys.chunks[ch].start];
                 let mut ss = 0.0;
                 for (ii, i) in sys.chunks[ch].clone().enumerate() {
@@ -368,40 +366,31 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
                 }
                 *sq = ss;
             });
-            sys.comm.sum(y_g);
         }
-        let mut ss = 0.0;
-        for v in chunk_sq.iter() {
-            ss += v;
-        }
+        let parts = chunk_sq.clone();
         drop(chunk_sq);
         let mut t = self.extra.lock().expect("lsqr workspace");
         self.extra_matvec(x, &mut t);
-        let root = sys.comm.rank() == 0;
-        let own = self.own_rows();
-        for (k, (ui, ti)) in u_rest.iter_mut().zip(t.iter()).enumerate() {
+        for (ui, ti) in u_rest.iter_mut().zip(t.iter()) {
             *ui = ti - c * *ui;
-            if root || own.iter().any(|r| r.contains(&(self.n_design + k))) {
-                ss += *ui * *ui;
-            }
         }
         drop(t);
         self.extra_rmatvec(u_rest, y);
-        sys.comm.sum_scalar(ss)
+        self.fold_rows(parts, u, u)
     }
 
     fn dot_rows(&self, a: &[f64], b: &[f64]) -> f64 {
-        let sys = self.sys;
-        let local = if sys.comm.rank() == 0 {
-            crate::chunks::dot(a, b)
-        } else {
-            let mut s = crate::chunks::dot(&a[..self.n_design], &b[..self.n_design]);
-            for r in self.own_rows() {
-                s += crate::chunks::dot(&a[r.clone()], &b[r]);
-            }
-            s
-        };
-        sys.comm.sum_scalar(local)
+        let offs = &self.sys.design.offsets;
+        let parts: Vec<f64> = self
+            .sys
+            .chunks
+            .par_iter()
+            .map(|r| {
+                let s = offs[r.start]..offs[r.end];
+                crate::chunks::dot(&a[s.clone()], &b[s])
+            })
+            .collect();
+        self.fold_rows(parts, a, b)
     }
 
     fn dot_cols(&self, a: &[f64], b: &[f64]) -> f64 {
@@ -410,14 +399,36 @@ impl<const NS: usize, R: DesignRow<NS>> LinearOperator for Rows<'_, '_, NS, R> {
 }
 
 impl<const NS: usize, R: DesignRow<NS>> Rows<'_, '_, NS, R> {
-    /// The rows after the design rows that belong to this rank's sources (prior rows and the
-    /// identity rows of unsolved sources); the others (pseudo-observations, damping, frame)
-    /// are replicated on every rank.
-    fn own_rows(&self) -> [std::ops::Range<usize>; 2] {
-        [
-            self.prior0()..self.frame0(),
-            self.inactive0()..self.n_rows(),
-        ]
+    /// Σ a_l b_l over all rows of all ranks, from `parts`, the design rows' partial sums of this
+    /// rank's chunks (in chunk order): each chunk's own rows after the design rows (prior rows,
+    /// identity rows of unsolved sources, in row order) are added to its partial, the partials
+    /// summed in global chunk order over the ranks ([`crate::comm::Comm::ordered_sum`]), then
+    /// the replicated rows (pseudo-observations and damping, then frame rows) added alike on
+    /// every rank: the one-process bits on chunk-aligned ranks.
+    fn fold_rows(&self, mut parts: Vec<f64>, a: &[f64], b: &[f64]) -> f64 {
+        let sys = self.sys;
+        let chunk_of = |i: usize| sys.chunks.partition_point(|c| c.end <= i);
+        let p0 = self.prior0();
+        for (k, p) in sys.priors.iter().enumerate() {
+            if let Some(part) = parts.get_mut(chunk_of(p.source)) {
+                for j in p0 + NS * k..p0 + NS * k + NS {
+                    *part += a[j] * b[j];
+                }
+            }
+        }
+        let i0 = self.inactive0();
+        for (k, &i) in self.inactive.iter().enumerate() {
+            if let Some(part) = parts.get_mut(chunk_of(i)) {
+                for j in i0 + NS * k..i0 + NS * k + NS {
+                    *part += a[j] * b[j];
+                }
+            }
+        }
+        let con = self.con0()..p0;
+        let frame = self.frame0()..i0;
+        sys.comm.ordered_sum_scalar(&parts)
+            + crate::chunks::dot(&a[con.clone()], &b[con])
+            + crate::chunks::dot(&a[frame.clone()], &b[frame])
     }
 
     /// The rows after the design rows: u_rest = A_rest x.

@@ -238,53 +238,56 @@ impl<const NS: usize> Reduced<NS> {
         // R = N_gg − Σ G Gᵀ by column stripes, each stripe scanning all sources.
         let threads = rayon::current_num_threads().max(1);
         let sw = (n / (8 * threads)).clamp(32, n.max(32));
+        // one rank after the other (Comm::chain): each adds its sources to the sums of the ranks
+        // before it, so R has the one-process bits; the formation is serialised over ranks
         let mut r = vec![0.0; n * n];
-        r.par_chunks_mut(n * sw)
-            .enumerate()
-            .for_each(|(si, stripe)| {
-                let c0 = si * sw;
-                let c1 = (c0 + sw).min(n);
-                let mut ent: Vec<(usize, f64)> = Vec::with_capacity(64);
-                for i in 0..sys.n_src {
-                    if !sys.active[i] {
-                        continue;
-                    }
-                    for row in design.of_source(i) {
-                        ent.clear();
-                        row.segments(&mut |start, coef| {
-                            ent.extend(coef.iter().enumerate().map(|(j, &c)| (start + j, c)));
-                        });
-                        for &(col, vc) in &ent {
-                            if col < c0 || col >= c1 {
-                                continue;
+        sys.comm.chain(&mut r, &mut |r| {
+            r.par_chunks_mut(n * sw)
+                .enumerate()
+                .for_each(|(si, stripe)| {
+                    let c0 = si * sw;
+                    let c1 = (c0 + sw).min(n);
+                    let mut ent: Vec<(usize, f64)> = Vec::with_capacity(64);
+                    for i in 0..sys.n_src {
+                        if !sys.active[i] {
+                            continue;
+                        }
+                        for row in design.of_source(i) {
+                            ent.clear();
+                            row.segments(&mut |start, coef| {
+                                ent.extend(coef.iter().enumerate().map(|(j, &c)| (start + j, c)));
+                            });
+                            for &(col, vc) in &ent {
+                                if col < c0 || col >= c1 {
+                                    continue;
+                                }
+                                let base = (col - c0) * n;
+                                for &(row, vr) in &ent {
+                                    stripe[base + row] += vc * vr;
+                                }
                             }
-                            let base = (col - c0) * n;
-                            for &(row, vr) in &ent {
-                                stripe[base + row] += vc * vr;
+                        }
+                        let cp = &src[i];
+                        let m = cp.idx.len();
+                        if m == 0 {
+                            continue;
+                        }
+                        let lo = cp.idx.partition_point(|&p| (p as usize) < c0);
+                        let hi = cp.idx.partition_point(|&p| (p as usize) < c1);
+                        for q in lo..hi {
+                            let base = (cp.idx[q] as usize - c0) * n;
+                            let gq: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + q]);
+                            for p in 0..m {
+                                let mut s = 0.0;
+                                for rr in 0..NS {
+                                    s += cp.gt[rr * m + p] * gq[rr];
+                                }
+                                stripe[base + cp.idx[p] as usize] -= s;
                             }
                         }
                     }
-                    let cp = &src[i];
-                    let m = cp.idx.len();
-                    if m == 0 {
-                        continue;
-                    }
-                    let lo = cp.idx.partition_point(|&p| (p as usize) < c0);
-                    let hi = cp.idx.partition_point(|&p| (p as usize) < c1);
-                    for q in lo..hi {
-                        let base = (cp.idx[q] as usize - c0) * n;
-                        let gq: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + q]);
-                        for p in 0..m {
-                            let mut s = 0.0;
-                            for rr in 0..NS {
-                                s += cp.gt[rr * m + p] * gq[rr];
-                            }
-                            stripe[base + cp.idx[p] as usize] -= s;
-                        }
-                    }
-                }
-            });
-        sys.comm.sum(&mut r);
+                });
+        });
         // pseudo-observations and damping
         let con = &sys.constraints;
         for kk in 0..con.len() {
@@ -301,55 +304,45 @@ impl<const NS: usize> Reduced<NS> {
             }
         }
 
-        // c, B, Σ UᵀU, Σ Uᵀ L⁻¹ b
-        // the replicated b_g and V_g enter once, on rank 0
-        let root = sys.comm.rank() == 0;
-        let mut c = if root {
-            sys.b[g0..].to_vec()
-        } else {
-            vec![0.0; n]
-        };
-        let mut bmat = vec![0.0; n * k];
-        if root {
-            for (kk, (_, v)) in sys.frame.iter().enumerate() {
-                bmat[kk * n..(kk + 1) * n].copy_from_slice(&v[g0..]);
-            }
+        // c, B, Σ UᵀU, Σ Uᵀ L⁻¹ b: from b_g and V_g (replicated), each rank subtracting its
+        // sources after the ranks before it (Comm::chain), in the one-process order
+        let mut all = vec![0.0; n + n * k + k * k + k];
+        all[..n].copy_from_slice(&sys.b[g0..]);
+        for (kk, (_, v)) in sys.frame.iter().enumerate() {
+            all[n + kk * n..n + (kk + 1) * n].copy_from_slice(&v[g0..]);
         }
-        let mut vdv = vec![0.0; k * k];
-        let mut vdb = vec![0.0; k];
-        for cp in &src {
-            let m = cp.idx.len();
-            if m == 0 {
-                continue;
-            }
-            for (p, &gi) in cp.idx.iter().enumerate() {
-                let gi = gi as usize;
-                let g: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + p]);
-                c[gi] -= (0..NS).map(|rr| g[rr] * cp.lb[rr]).sum::<f64>();
-                for kk in 0..k {
-                    bmat[kk * n + gi] -= (0..NS).map(|rr| g[rr] * cp.u[rr * k + kk]).sum::<f64>();
+        sys.comm.chain(&mut all, &mut |all| {
+            let (c, rest) = all.split_at_mut(n);
+            let (bmat, rest) = rest.split_at_mut(n * k);
+            let (vdv, vdb) = rest.split_at_mut(k * k);
+            for cp in &src {
+                let m = cp.idx.len();
+                if m == 0 {
+                    continue;
+                }
+                for (p, &gi) in cp.idx.iter().enumerate() {
+                    let gi = gi as usize;
+                    let g: [f64; NS] = std::array::from_fn(|rr| cp.gt[rr * m + p]);
+                    c[gi] -= (0..NS).map(|rr| g[rr] * cp.lb[rr]).sum::<f64>();
+                    for kk in 0..k {
+                        bmat[kk * n + gi] -=
+                            (0..NS).map(|rr| g[rr] * cp.u[rr * k + kk]).sum::<f64>();
+                    }
+                }
+                for a in 0..k {
+                    vdb[a] += (0..NS).map(|rr| cp.u[rr * k + a] * cp.lb[rr]).sum::<f64>();
+                    for bq in 0..k {
+                        vdv[a * k + bq] += (0..NS)
+                            .map(|rr| cp.u[rr * k + a] * cp.u[rr * k + bq])
+                            .sum::<f64>();
+                    }
                 }
             }
-            for a in 0..k {
-                vdb[a] += (0..NS).map(|rr| cp.u[rr * k + a] * cp.lb[rr]).sum::<f64>();
-                for bq in 0..k {
-                    vdv[a * k + bq] += (0..NS)
-                        .map(|rr| cp.u[rr * k + a] * cp.u[rr * k + bq])
-                        .sum::<f64>();
-                }
-            }
-        }
-        if sys.comm.size() > 1 {
-            let mut all: Vec<f64> = [&c[..], &bmat[..], &vdv[..], &vdb[..]].concat();
-            sys.comm.sum(&mut all);
-            let (a, rest) = all.split_at(n);
-            let (b, rest) = rest.split_at(n * k);
-            let (d, e) = rest.split_at(k * k);
-            c.copy_from_slice(a);
-            bmat.copy_from_slice(b);
-            vdv.copy_from_slice(d);
-            vdb.copy_from_slice(e);
-        }
+        });
+        let (c, rest) = all.split_at(n);
+        let (bmat, rest) = rest.split_at(n * k);
+        let (vdv, vdb) = rest.split_at(k * k);
+        let (c, bmat, vdv, vdb) = (c.to_vec(), bmat.to_vec(), vdv.to_vec(), vdb.to_vec());
         Reduced {
             n,
             k,

@@ -99,33 +99,26 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         }
     }
 
-    /// Σ a_i b_i over all ranks' unknowns: this rank's source part, the (replicated) global
-    /// part on rank 0 only, reduced over ranks. With one rank exactly [`chunks::dot`].
+    /// Σ a_i b_i over all ranks' unknowns: the source part as partial dots of the chunks
+    /// ([`chunks::chunk_dots`]) summed in global chunk order over the ranks
+    /// ([`Comm::ordered_sum`]), plus the (replicated) global part's [`chunks::dot`], added
+    /// alike on every rank. Its bits depend neither on the threads nor on the chunk-aligned
+    /// ranks.
     pub fn dot(&self, a: &[f64], b: &[f64]) -> f64 {
-        self.comm.sum_scalar(self.local_dot(a, b))
+        let g0 = self.g0();
+        let parts = chunks::chunk_dots(a, b, &self.chunks, NS);
+        self.comm.ordered_sum_scalar(&parts) + chunks::dot(&a[g0..], &b[g0..])
     }
 
-    /// This rank's share of [`System::dot`] (before the reduction).
-    fn local_dot(&self, a: &[f64], b: &[f64]) -> f64 {
-        if self.comm.rank() == 0 {
-            chunks::dot(a, b)
-        } else {
-            let g0 = self.g0();
-            chunks::dot(&a[..g0], &b[..g0])
-        }
-    }
-
-    /// ([`System::dot`], max_i |b_i| over all ranks), as [`chunks::dot_and_max_abs`].
+    /// ([`System::dot`], max_i |b_i| over all ranks).
     pub fn dot_and_max_abs(&self, a: &[f64], b: &[f64]) -> (f64, f64) {
-        let (d, m) = if self.comm.rank() == 0 {
-            chunks::dot_and_max_abs(a, b)
-        } else {
-            let g0 = self.g0();
-            let m = crate::cg::max_abs(&b[g0..]);
-            let (d, ms) = chunks::dot_and_max_abs(&a[..g0], &b[..g0]);
-            (d, m.max(ms))
-        };
-        (self.comm.sum_scalar(d), self.comm.max_scalar(m))
+        let g0 = self.g0();
+        let (parts, ms) = chunks::chunk_dots_and_max_abs(a, b, &self.chunks, NS);
+        let (dg, mg) = chunks::dot_and_max_abs(&a[g0..], &b[g0..]);
+        (
+            self.comm.ordered_sum_scalar(&parts) + dg,
+            self.comm.max_scalar(ms.max(mg)),
+        )
     }
 
     /// max_i |z_i| over all ranks.
@@ -154,7 +147,8 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
     }
 
     /// [`System::assemble`] of this rank's sources (`design`, `solvable`, `priors` are the
-    /// rank's), the global sums reduced over the ranks of `comm`.
+    /// rank's), the global sums reduced over the ranks of `comm`; the sources chunked by their
+    /// rows ([`split_by_rows`]).
     pub fn assemble_on(
         design: &'d Design<R>,
         layout: GlobalLayout,
@@ -163,7 +157,34 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         priors: Vec<SourcePrior<NS>>,
         comm: &'d dyn Comm,
     ) -> Result<Self, SolveError> {
+        let chunks = split_by_rows(&design.offsets);
+        Self::assemble_chunked(design, layout, solvable, constraints, priors, comm, chunks)
+    }
+
+    /// [`System::assemble_on`] with the given source chunks (this rank's share of the global
+    /// chunks, `crate::outer::Problem::chunks`; contiguous, in order, covering the rank's
+    /// sources): every sum over sources is taken chunk by chunk and the chunks' partial sums
+    /// added in global chunk order over the ranks, so that chunk-aligned ranks reproduce the
+    /// one-process bits.
+    pub fn assemble_chunked(
+        design: &'d Design<R>,
+        layout: GlobalLayout,
+        solvable: &[bool],
+        constraints: Constraints,
+        priors: Vec<SourcePrior<NS>>,
+        comm: &'d dyn Comm,
+        chunks: Vec<Range<usize>>,
+    ) -> Result<Self, SolveError> {
         let n_src = design.n_sources();
+        let chunks: Vec<Range<usize>> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        let tiles = chunks.first().map_or(0, |c| c.start) == 0
+            && chunks.last().map_or(0, |c| c.end) == n_src
+            && chunks.windows(2).all(|w| w[0].end == w[1].start);
+        if !tiles {
+            return Err(SolveError::Config(format!(
+                "source chunks {chunks:?} do not cover the {n_src} sources in order"
+            )));
+        }
         if solvable.len() != n_src {
             return Err(SolveError::Config(format!(
                 "{} solvable flags for {n_src} sources",
@@ -175,7 +196,6 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         for (k, p) in priors.iter().enumerate() {
             prior_of[p.source] = k as u32;
         }
-        let chunks = split_by_rows(&design.offsets);
         let storage = layout.storage_len();
         let mut b = vec![0.0; NS * n_src + ng];
         let mut src_chol = vec![[[0.0; NS]; NS]; n_src];
@@ -198,7 +218,8 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             let layout_ref = &layout;
             let priors_ref = &priors;
             let prior_of_ref = &prior_of;
-            sum.run(
+            sum.run_on(
+                comm,
                 items,
                 &mut total,
                 |c, ((((bs, chol), act), used), err), acc| {
@@ -275,7 +296,6 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             comm,
             errors.into_iter().flatten().next().map_or(Ok(()), Err),
         )?;
-        comm.sum(&mut total);
         let (tb, tk) = total.split_at(ng);
         let g0 = NS * n_src;
         b[g0..].copy_from_slice(tb);
@@ -366,21 +386,34 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         self.add_frame_terms(p, out);
     }
 
-    /// out += Σ_k f_k (v_kᵀ p) v_k, the dots over all ranks.
+    /// out += Σ_k f_k (v_kᵀ p) v_k, the dots v_kᵀp as [`System::dot`] (all k in one ordered
+    /// reduction), the update element by element in k order.
     fn add_frame_terms(&self, p: &[f64], out: &mut [f64]) {
-        if self.comm.size() == 1 {
-            chunks::add_projections(&self.frame, p, out);
+        let k = self.frame.len();
+        if k == 0 {
             return;
         }
-        let mut d: Vec<f64> = self
+        let g0 = self.g0();
+        let per_chunk: Vec<Vec<f64>> = self
+            .chunks
+            .par_iter()
+            .map(|r| {
+                let s = NS * r.start..NS * r.end;
+                self.frame
+                    .iter()
+                    .map(|(_, v)| chunks::dot(&v[s.clone()], &p[s.clone()]))
+                    .collect()
+            })
+            .collect();
+        let mut d = vec![0.0; k];
+        self.comm.ordered_sum(&per_chunk.concat(), k, &mut d);
+        let s: Vec<f64> = self
             .frame
             .iter()
-            .map(|(_, v)| self.local_dot(v, p))
+            .zip(&d)
+            .map(|((f, v), dk)| f * (dk + chunks::dot(&v[g0..], &p[g0..])))
             .collect();
-        self.comm.sum(&mut d);
-        for ((f, v), dk) in self.frame.iter().zip(&d) {
-            chunks::axpy(f * dk, v, out);
-        }
+        chunks::add_scaled(&self.frame, &s, out);
     }
 
     /// out = N p without the frame rows.
@@ -393,7 +426,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         let (p_s, p_g) = p.split_at(g0);
         let (out_s, out_g) = out.split_at_mut(g0);
         let items = split_mut(out_s, &self.chunks, NS);
-        ws.sum.run(items, out_g, |c, os, acc| {
+        ws.sum.run_on(self.comm, items, out_g, |c, os, acc| {
             for (ii, i) in self.chunks[c].clone().enumerate() {
                 let o = &mut os[NS * ii..NS * ii + NS];
                 let ps: [f64; NS] = std::array::from_fn(|k| p_s[NS * i + k]);
@@ -413,7 +446,6 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
                 o.copy_from_slice(&y);
             }
         });
-        self.comm.sum(out_g);
         self.constraints.apply(p_g, out_g);
     }
 
@@ -449,7 +481,7 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             let x_g_old: &[f64] = x_g;
             let b_s = &b_eff[..g0];
             let items = split_mut(x_s, &self.chunks, NS);
-            ws.sum.run(items, &mut r_g, |c, xs, acc| {
+            ws.sum.run_on(self.comm, items, &mut r_g, |c, xs, acc| {
                 for (ii, i) in self.chunks[c].clone().enumerate() {
                     let o = &mut xs[NS * ii..NS * ii + NS];
                     if !self.active[i] {
@@ -481,7 +513,6 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
             });
         }
         // r_g = b_g − (Eᵀ x_s + N_gg x_g)
-        self.comm.sum(&mut r_g);
         self.constraints.apply(x_g, &mut r_g);
         r_g.par_iter_mut()
             .zip(&b_eff[g0..])
