@@ -349,7 +349,7 @@ impl OrderedSum {
     /// every rank's chunk accumulators in global chunk order — the bits of the one-process
     /// [`OrderedSum::run`] over the same global chunks. One rank: [`OrderedSum::run`].
     /// Several: all the rank's chunks are computed in one wave (the accumulators grow to one per
-    /// local chunk: memory `8 len` bytes per chunk), then folded with [`Comm::chain`].
+    /// local chunk: memory `8 len` bytes per chunk), then folded with [`Comm::ordered_fold`].
     pub fn run_on<T: Send>(
         &mut self,
         comm: &dyn Comm,
@@ -374,19 +374,29 @@ impl OrderedSum {
                 acc.iter_mut().for_each(|v| *v = 0.0);
                 work(c, item, acc)
             });
-        total.iter_mut().for_each(|v| *v = 0.0);
-        let slots = &self.slots[..k];
-        comm.chain(total, &mut |t| {
-            t.par_chunks_mut(DOT_BLOCK).enumerate().for_each(|(bi, t)| {
-                let o = bi * DOT_BLOCK;
-                let n = t.len();
-                for acc in slots {
-                    for (x, y) in t.iter_mut().zip(&acc[o..o + n]) {
-                        *x += y;
-                    }
-                }
-            });
-        });
+        let parts: Vec<&[f64]> = self.slots[..k].iter().map(|v| &v[..]).collect();
+        comm.ordered_fold(&parts, total);
+    }
+}
+
+/// t_i += p_i for every p of `parts`, in order, element by element (in parallel over blocks of
+/// [`DOT_BLOCK`] elements: the per-element order is that of `parts`, whatever the threads).
+pub fn fold_into(t: &mut [f64], parts: &[&[f64]]) {
+    let body = |bi: usize, t: &mut [f64]| {
+        let o = bi * DOT_BLOCK;
+        let n = t.len();
+        for acc in parts {
+            for (x, y) in t.iter_mut().zip(&acc[o..o + n]) {
+                *x += y;
+            }
+        }
+    };
+    if t.len() <= DOT_BLOCK {
+        body(0, t);
+    } else {
+        t.par_chunks_mut(DOT_BLOCK)
+            .enumerate()
+            .for_each(|(bi, t)| body(bi, t));
     }
 }
 

@@ -60,23 +60,28 @@ pub trait Comm: Send + Sync {
         }
     }
     /// The fold ((0 + p₀) + p₁) + … element by element over every rank's partial sums, rank
-    /// after rank and, within a rank, in the order given: `parts` holds this rank's partials
-    /// (`len` values each) concatenated in chunk order. With chunks fixed by the data and ranks
-    /// cut at chunk boundaries, the result has the bits of the one-process sum over the same
-    /// chunks ([`crate::chunks::OrderedSum`]), on every rank.
-    fn ordered_sum(&self, parts: &[f64], len: usize, total: &mut [f64]) {
-        assert_eq!(total.len(), len, "ordered_sum length");
+    /// after rank and, within a rank, in the order of `parts` (this rank's chunks' partials,
+    /// each as long as `total`). With chunks fixed by the data and ranks cut at chunk
+    /// boundaries, the result has the bits of the one-process sum over the same chunks
+    /// ([`crate::chunks::OrderedSum`]), on every rank. Default: [`Comm::chain`] of the fold
+    /// (the MPI communicator pipelines it in segments).
+    fn ordered_fold(&self, parts: &[&[f64]], total: &mut [f64]) {
         total.iter_mut().for_each(|v| *v = 0.0);
-        if len == 0 {
+        if total.is_empty() {
             return;
         }
-        self.chain(total, &mut |t| {
-            for p in parts.chunks_exact(len) {
-                for (x, y) in t.iter_mut().zip(p) {
-                    *x += y;
-                }
-            }
-        });
+        self.chain(total, &mut |t| crate::chunks::fold_into(t, parts));
+    }
+    /// [`Comm::ordered_fold`] of `parts`, this rank's partials (`len` values each)
+    /// concatenated in chunk order.
+    fn ordered_sum(&self, parts: &[f64], len: usize, total: &mut [f64]) {
+        assert_eq!(total.len(), len, "ordered_sum length");
+        let p: Vec<&[f64]> = if len == 0 {
+            Vec::new()
+        } else {
+            parts.chunks_exact(len).collect()
+        };
+        self.ordered_fold(&p, total);
     }
     /// [`Comm::ordered_sum`] of one number per chunk.
     fn ordered_sum_scalar(&self, parts: &[f64]) -> f64 {

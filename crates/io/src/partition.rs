@@ -1,7 +1,7 @@
 //! One rank's share of a data set (issue 11, MPI): the sources of `sources.parquet` are split
-//! into contiguous ranges balanced by observation count
-//! ([`astrosolve_model::obs::partition_by_counts`]), and each rank reads only the observations
-//! of its own range.
+//! into contiguous ranges balanced by observation count and cut at the global chunk boundaries
+//! ([`astrosolve_model::obs::partition_chunks`], so that the distributed solve reproduces the
+//! one-process bits), and each rank reads only the observations of its own range.
 //!
 //! observations.parquet is read twice, by row groups, never whole:
 //! 1. the `source_id` column alone, one row group at a time: the number of observations of
@@ -35,7 +35,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use astrosolve_model::obs::partition_by_counts;
+use astrosolve_model::obs::{local_chunks, partition_chunks};
 use astrosolve_model::source::{ReferencePosition, Source};
 use astrosolve_model::{MissionConfig, Observation, ObservationSet};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
@@ -89,6 +89,10 @@ pub struct DatasetPart {
     pub refs: Vec<ReferencePosition>,
     /// The share's sources in the whole catalogue (indices into sources.parquet).
     pub source_range: Range<usize>,
+    /// The global chunks of the catalogue's observation counts
+    /// ([`astrosolve_model::obs::chunk_sources`]) in the share, indexed from its first source:
+    /// the solver's chunks.
+    pub chunks: Vec<Range<usize>>,
     /// Sources and observations of the whole data set.
     pub n_sources_total: usize,
     pub n_observations_total: usize,
@@ -413,7 +417,7 @@ fn read_rows(
 
 /// Reads share `rank` (0-based) of `n_ranks` of the data set `dir`: the sources of the rank's
 /// range (contiguous in sources.parquet, balanced by observation count,
-/// [`partition_by_counts`]) with their observations (by source, then time, as
+/// cut at the global chunk boundaries, [`partition_chunks`]) with their observations (by source, then time, as
 /// [`crate::read_dataset`] orders them: the shares of all ranks, concatenated, are the whole
 /// data set), the full attitude and calibration, the reference positions of the share and,
 /// when the data set has a truth/ directory, the share's truth (see [`DatasetPart::truth`]).
@@ -431,12 +435,10 @@ pub fn read_dataset_part(dir: &Path, rank: usize, n_ranks: usize) -> Result<Data
 
     let counts = count_observations(&p.observations, &sources)?;
     let n_ranks = n_ranks.max(1);
-    let range = partition_by_counts(&counts.per_source, n_ranks)
-        .get(rank)
-        .cloned()
-        .ok_or_else(|| {
-            IoError::invalid(&p.observations, format!("rank {rank} of {n_ranks} ranks"))
-        })?;
+    let (all_chunks, ranges) = partition_chunks(&counts.per_source, n_ranks);
+    let range = ranges.get(rank).cloned().ok_or_else(|| {
+        IoError::invalid(&p.observations, format!("rank {rank} of {n_ranks} ranks"))
+    })?;
     let groups = counts.groups_of(&range);
     let span = (attitude.knots.t0, attitude.knots.t_end());
     let obs = read_rows(
@@ -482,6 +484,7 @@ pub fn read_dataset_part(dir: &Path, rank: usize, n_ranks: usize) -> Result<Data
         },
         truth,
         refs,
+        chunks: local_chunks(&all_chunks, &range),
         source_range: range,
         n_sources_total,
         n_observations_total: counts.total(),

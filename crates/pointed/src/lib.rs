@@ -73,6 +73,11 @@ pub struct Problem {
     /// [`MIN_IMAGES`] images in at least [`MIN_UNITS`] calibration units (so that parallax and
     /// proper motion are determined); the others are left out (not solved).
     pub active: Vec<bool>,
+    /// The solver's source chunks: the global chunks of the whole catalogue's image counts
+    /// (`astrosolve_model::obs::chunk_sources`) in this problem's sources, indexed from its
+    /// first ([`Problem::part`] keeps them): chunk-aligned ranks reproduce the one-process
+    /// solution bit for bit.
+    pub chunks: Vec<std::ops::Range<usize>>,
 }
 
 /// Fewest images of a non-reference star that is solved.
@@ -141,7 +146,9 @@ impl Problem {
         for r in &refs {
             active[r.source_index] = images[r.source_index] > 0;
         }
+        let chunks = astrosolve_model::obs::chunk_sources(&images);
         Ok(Problem {
+            chunks,
             active,
             model,
             exposures,
@@ -157,7 +164,9 @@ impl Problem {
 
     /// One rank's share of a distributed solve: the sources `range` (clamped to the
     /// catalogue) with their images and reference stars, source indices re-indexed from 0;
-    /// every exposure and calibration unit (replicated). Gathered back by
+    /// every exposure and calibration unit (replicated), and this problem's chunks in the range
+    /// (cut at chunk boundaries, `astrosolve_model::obs::partition_chunks`, the ranks
+    /// reproduce the one-process solution bit for bit). Gathered back by
     /// [`global::gather_global`].
     pub fn part(&self, range: std::ops::Range<usize>) -> Result<Problem, String> {
         let end = range.end.min(self.n_sources);
@@ -190,6 +199,7 @@ impl Problem {
         )?;
         // the calibration units are those of every exposure, whoever's images they hold
         p.n_units = self.n_units;
+        p.chunks = astrosolve_model::obs::local_chunks(&self.chunks, &(start..end));
         Ok(p)
     }
 

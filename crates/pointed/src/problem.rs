@@ -126,6 +126,10 @@ impl CoreProblem<N_SRC> for GlobalProblem<'_> {
         &self.row_offsets
     }
 
+    fn chunks(&self) -> Vec<std::ops::Range<usize>> {
+        self.p.chunks.clone()
+    }
+
     fn linearise_source(
         &self,
         st: &State,

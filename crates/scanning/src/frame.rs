@@ -84,8 +84,12 @@ pub fn check_references_on(
             (p, q, da, dd, 1.0 / (sig * sig).max(1e-30))
         })
         .collect();
-    let mut nb = rotation_normals(eqs.into_iter());
-    comm.sum(&mut nb);
+    // rank after rank, continuing the sums in the one-process order
+    let mut nb = [0.0; 12];
+    comm.chain(&mut nb, &mut |acc| {
+        let start: [f64; 12] = std::array::from_fn(|k| acc[k]);
+        acc.copy_from_slice(&rotation_normals_from(start, eqs.iter().copied()));
+    });
     let n_far = comm.sum_count(far.len());
     let n_positions = comm.sum_count(fr.positions.len());
     if let Some((eps, _)) = solve_rotation(nb) {
@@ -206,8 +210,19 @@ pub fn fit_rotation(
 pub fn rotation_normals(
     eqs: impl Iterator<Item = ([f64; 3], [f64; 3], f64, f64, f64)>,
 ) -> [f64; 12] {
+    rotation_normals_from([0.0; 12], eqs)
+}
+
+/// [`rotation_normals`] added, equation after equation, to the sums `start` (those of the
+/// equations before: over ranks, [`Comm::chain`] gives the one-process bits).
+pub fn rotation_normals_from(
+    start: [f64; 12],
+    eqs: impl Iterator<Item = ([f64; 3], [f64; 3], f64, f64, f64)>,
+) -> [f64; 12] {
     let mut n = [0.0; 9];
     let mut b = [0.0; 3];
+    n.copy_from_slice(&start[..9]);
+    b.copy_from_slice(&start[9..]);
     for (p, q, da, dd, w) in eqs {
         for (a, v) in [(q, da), (p.map(|x| -x), dd)] {
             for r in 0..3 {
@@ -378,28 +393,27 @@ pub fn null_components_on(
     n_src_part: usize,
     comm: &dyn Comm,
 ) -> ([f64; 3], [f64; 3]) {
-    let len = if comm.rank() == 0 {
-        d.len()
-    } else {
-        n_src_part.min(d.len())
+    // the source elements rank after rank ([`Comm::chain`]), then the replicated attitude
+    // elements on every rank: each sum continues element by element in the one-process order
+    let src = n_src_part.min(d.len());
+    let add = |gb: &mut [f64], range: std::ops::Range<usize>| {
+        let (g, b) = gb.split_at_mut(36);
+        for r in 0..6 {
+            b[r] = vectors[r][range.clone()]
+                .iter()
+                .zip(&d[range.clone()])
+                .fold(b[r], |s, (x, y)| s + x * y);
+            for c in 0..6 {
+                g[r * 6 + c] = vectors[r][range.clone()]
+                    .iter()
+                    .zip(&vectors[c][range.clone()])
+                    .fold(g[r * 6 + c], |s, (x, y)| s + x * y);
+            }
+        }
     };
     let mut gb = [0.0; 42];
-    let (g, b) = gb.split_at_mut(36);
-    for r in 0..6 {
-        b[r] = vectors[r][..len]
-            .iter()
-            .zip(&d[..len])
-            .map(|(x, y)| x * y)
-            .sum();
-        for c in 0..6 {
-            g[r * 6 + c] = vectors[r][..len]
-                .iter()
-                .zip(&vectors[c][..len])
-                .map(|(x, y)| x * y)
-                .sum();
-        }
-    }
-    comm.sum(&mut gb);
+    comm.chain(&mut gb, &mut |acc| add(acc, 0..src));
+    add(&mut gb, src..d.len());
     let mut g = [0.0; 36];
     g.copy_from_slice(&gb[..36]);
     let mut b = [0.0; 6];
@@ -447,28 +461,38 @@ pub fn gaia_frame_on(
     comm: &dyn Comm,
 ) -> FrameFit {
     let pos: Vec<_> = fr.positions.iter().filter(|r| active[r.0]).collect();
-    let ne = rotation_normals(pos.iter().map(|&&(i, ra, dec, sig)| {
-        let (p, q, da, dd) = offset_from_reference(&params[i], ra, dec);
-        let var = sig * sig + 0.5 * (covs[i][0][0] + covs[i][1][1]);
-        (p, q, da, dd, 1.0 / var)
-    }));
+    let pos_eqs: Vec<_> = pos
+        .iter()
+        .map(|&&(i, ra, dec, sig)| {
+            let (p, q, da, dd) = offset_from_reference(&params[i], ra, dec);
+            let var = sig * sig + 0.5 * (covs[i][0][0] + covs[i][1][1]);
+            (p, q, da, dd, 1.0 / var)
+        })
+        .collect();
     let spin_src: Vec<usize> = fr
         .zero_spin
         .iter()
         .copied()
         .filter(|&i| active[i])
         .collect();
-    let no = rotation_normals(spin_src.iter().map(|&i| {
-        let (p, q) = pq(&params[i]);
-        let var = 0.5 * (covs[i][3][3] + covs[i][4][4]);
-        (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
-    }));
+    let spin_eqs: Vec<_> = spin_src
+        .iter()
+        .map(|&i| {
+            let (p, q) = pq(&params[i]);
+            let var = 0.5 * (covs[i][3][3] + covs[i][4][4]);
+            (p, q, params[i].pmra, params[i].pmdec, 1.0 / var)
+        })
+        .collect();
+    // rank after rank, continuing the sums in the one-process order ([`Comm::chain`])
     let mut all = [0.0; 26];
-    all[..12].copy_from_slice(&ne);
-    all[12..24].copy_from_slice(&no);
-    all[24] = pos.len() as f64;
-    all[25] = spin_src.len() as f64;
-    comm.sum(&mut all);
+    comm.chain(&mut all, &mut |acc| {
+        let ne: [f64; 12] = std::array::from_fn(|k| acc[k]);
+        let no: [f64; 12] = std::array::from_fn(|k| acc[12 + k]);
+        acc[..12].copy_from_slice(&rotation_normals_from(ne, pos_eqs.iter().copied()));
+        acc[12..24].copy_from_slice(&rotation_normals_from(no, spin_eqs.iter().copied()));
+    });
+    all[24] = comm.sum_count(pos.len()) as f64;
+    all[25] = comm.sum_count(spin_src.len()) as f64;
     let mut ne = [0.0; 12];
     ne.copy_from_slice(&all[..12]);
     let mut no = [0.0; 12];

@@ -62,6 +62,7 @@ pub struct ScanningProblem<'a> {
     row_offsets: Vec<usize>,
     start_norms: Vec<f64>,
     comm: &'a dyn Comm,
+    chunks: Vec<std::ops::Range<usize>>,
 }
 
 fn coefficient_norm(c: &[f64; 4]) -> f64 {
@@ -150,7 +151,9 @@ impl<'a> ScanningProblem<'a> {
             row_offsets.push(row_offsets[i] + n);
         }
         let start_norms = start.attitude.coeffs.iter().map(coefficient_norm).collect();
+        let chunks = crate::run::catalogue_chunks(obs);
         ScanningProblem {
+            chunks,
             model,
             obs,
             frame_mode,
@@ -166,6 +169,13 @@ impl<'a> ScanningProblem<'a> {
     /// sources) are the rank's own sources, `frame_ref` indexes them.
     pub fn with_comm(mut self, comm: &'a dyn Comm) -> Self {
         self.comm = comm;
+        self
+    }
+
+    /// The chunks of the solver's passes: this rank's share of the global chunks
+    /// (`crate::run::Problem::chunks`); by default those of `obs` as a whole catalogue.
+    pub fn with_chunks(mut self, chunks: Vec<std::ops::Range<usize>>) -> Self {
+        self.chunks = chunks;
         self
     }
 
@@ -185,6 +195,10 @@ impl Problem<NS> for ScanningProblem<'_> {
 
     fn row_offsets(&self) -> &[usize] {
         &self.row_offsets
+    }
+
+    fn chunks(&self) -> Vec<std::ops::Range<usize>> {
+        self.chunks.clone()
     }
 
     fn linearise_source(

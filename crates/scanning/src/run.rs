@@ -469,6 +469,17 @@ pub struct Problem {
     pub comm: Arc<dyn Comm>,
     /// The sources of the whole catalogue this problem holds (`0..n` unless a part).
     pub source_range: Range<usize>,
+    /// The global chunks of the whole catalogue (`astrosolve_model::obs::chunk_sources` of
+    /// its observation counts) that lie in `source_range`, indexed from its start: the chunks
+    /// of every pass of the solver, so that chunk-aligned ranks reproduce the one-process
+    /// bits (`astrosolve_model::obs::partition_chunks`).
+    pub chunks: Vec<Range<usize>>,
+}
+
+/// The global chunks of a whole catalogue's observations.
+pub fn catalogue_chunks(obs: &ObservationSet) -> Vec<Range<usize>> {
+    let counts: Vec<usize> = obs.source_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    astrosolve_model::obs::chunk_sources(&counts)
 }
 
 impl Problem {
@@ -487,6 +498,7 @@ impl Problem {
             Vec::new()
         };
         let n = ds.sources.len();
+        let chunks = catalogue_chunks(&ds.observations);
         Ok(Problem {
             mission: ds.mission.clone(),
             ds,
@@ -494,6 +506,7 @@ impl Problem {
             refs,
             comm: Arc::new(Single),
             source_range: 0..n,
+            chunks,
         })
     }
 
@@ -501,6 +514,7 @@ impl Problem {
     pub fn from_simulation(sim: &Simulation) -> Problem {
         let (ds, tr) = dataset_and_truth(sim);
         let n = ds.sources.len();
+        let chunks = catalogue_chunks(&ds.observations);
         Problem {
             mission: sim.mission.clone(),
             ds,
@@ -508,14 +522,16 @@ impl Problem {
             refs: sim.reference_positions.clone(),
             comm: Arc::new(Single),
             source_range: 0..n,
+            chunks,
         }
     }
 
     /// One rank's share: the sources `range` (of this problem's sources; clamped to them) with
     /// their observations (source indices re-indexed from 0), their truth and reference
     /// positions (re-indexed likewise), and the full attitude and calibration; solved with
-    /// `comm`. The observations of a rank are contiguous, as `partition_by_counts` gives them
-    /// (`astrosolve_model::obs::partition_by_counts`).
+    /// `comm`, and this problem's chunks that lie in the range. The observations of a rank are
+    /// contiguous; cut at chunk boundaries (`astrosolve_model::obs::partition_chunks`) the
+    /// ranks reproduce the one-process solution bit for bit.
     pub fn part(&self, range: Range<usize>, comm: Arc<dyn Comm>) -> Problem {
         let n = self.ds.sources.len();
         let end = range.end.min(n);
@@ -582,6 +598,7 @@ impl Problem {
             refs,
             comm,
             source_range: first + start..first + end,
+            chunks: astrosolve_model::obs::local_chunks(&self.chunks, &(start..end)),
         }
     }
 
@@ -650,6 +667,7 @@ pub fn solve(
         None,
         &mut |_| true,
         p.comm.as_ref(),
+        p.chunks.clone(),
     )?)
 }
 
@@ -679,6 +697,7 @@ pub fn solve_checkpointed(
             from,
             save,
             comm,
+            p.chunks.clone(),
         )
     })
 }
@@ -772,6 +791,7 @@ pub fn gather(p: &Problem, sol: &Solution) -> Result<Option<(Problem, Solution)>
         refs,
         comm: Arc::new(Single),
         source_range: 0..n,
+        chunks: Vec::new(),
     };
     let mut s = clone_solution(sol);
     s.sources = results;

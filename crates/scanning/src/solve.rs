@@ -79,6 +79,7 @@ pub fn solve_resumable(
         from,
         save,
         &Single,
+        crate::run::catalogue_chunks(obs),
     )
 }
 
@@ -86,7 +87,8 @@ pub fn solve_resumable(
 /// `frame_ref` are this rank's sources (a contiguous range of the catalogue, observations
 /// re-indexed to it), the attitude and calibration the full ones; every rank calls it with the
 /// same configuration. The solution holds this rank's sources and the (replicated) attitude
-/// and calibration (`crate::run::gather` collects the sources on rank 0).
+/// and calibration (`crate::run::gather` collects the sources on rank 0). `chunks` are the
+/// rank's share of the global chunks (`crate::run::Problem::chunks`).
 #[allow(clippy::too_many_arguments)]
 pub fn solve_resumable_on(
     model: &GaiaModel,
@@ -100,6 +102,7 @@ pub fn solve_resumable_on(
     from: Option<Checkpoint<ScanState>>,
     save: &mut dyn FnMut(&CheckpointRef<ScanState>) -> bool,
     comm: &dyn Comm,
+    chunks: Vec<std::ops::Range<usize>>,
 ) -> Result<Solution, SolveError> {
     if start_sources.len() != obs.n_sources() {
         return Err(SolveError::Config(format!(
@@ -113,8 +116,9 @@ pub fn solve_resumable_on(
         attitude: start_attitude.clone(),
         calibration: start_calibration.clone(),
     };
-    let problem =
-        ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref).with_comm(comm);
+    let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref)
+        .with_comm(comm)
+        .with_chunks(chunks);
     let mut sol =
         astrosolve_core::solve_resumable(&problem, start, &cfg.solver, progress, from, save)?;
     sol.report

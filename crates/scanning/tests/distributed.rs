@@ -1,35 +1,23 @@
 //! A distributed solve (sources partitioned over ranks, `astrosolve_core::comm`) gives the
-//! one-process solution: a small Gaia-like mission solved with one process, then split with
-//! `partition_by_counts` into 2 and 3 ranks (`run::Problem::part`), each rank a thread with
-//! its `Threads` communicator, gathered on rank 0 (`run::gather`), for CG, LSQR and the direct
-//! solver; and ranks that hold no source at all.
+//! one-process solution bit for bit: a small Gaia-like mission solved with one process, then
+//! split with `partition_chunks` (ranks cut at the global chunk boundaries) into 2, 3 and 4
+//! ranks (`run::Problem::part`), each rank a thread with its `Threads` communicator, gathered
+//! on rank 0 (`run::gather`), for CG, LSQR and the direct solver; and ranks that hold no
+//! source at all.
 //!
-//! Tolerances. The reduced sums (b_g, the global part of N v) equal the one-process ones to
-//! 1e-12 relative (measured: ≤ 4e-16; they are the same terms summed per rank, then over
-//! ranks). The updates cannot: the direct solver turns that rounding into ≈ 1e-9 of the update
-//! through the reduced system's condition (bound [`DIRECT_RTOL`]), and an iterative solver
-//! stops at its tolerance on another rounding path, so its distributed update may differ from
-//! its one-process update by up to the distance of either from the exact (direct) update,
-//! counted twice. Parameters are compared |a − b| ≤ 1e-12 · max(|a|, |b|) + floor with those
-//! floors times the largest change of the parameter kind; the issue's bare 1e-12 relative is
-//! not reachable for parameters near zero (parallaxes, calibration offsets) without the same
-//! summation order.
+//! Every sum over sources is taken per global chunk and the chunks' partial sums are added in
+//! global chunk order over the ranks (`Comm::ordered_sum`, `Comm::chain`), so every parameter
+//! must have the same bits (`f64::to_bits`) as in one process: no tolerance.
 
 use astrosolve_core::comm::{Comm, Threads};
 use astrosolve_core::{Method, SolverConfig};
-use astrosolve_model::obs::partition_by_counts;
+use astrosolve_model::obs::partition_chunks;
 use astrosolve_model::MissionConfig;
 use astrosolve_scanning::run::{self, Problem};
 use astrosolve_scanning::{ScanConfig, Solution};
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
 use std::ops::Range;
 use std::sync::Arc;
-
-/// Relative tolerance of the issue.
-const RTOL: f64 = 1e-12;
-/// Largest difference of the direct solver's update, relative to its largest element: the
-/// reduced system's rounding (≈ 1e-16) times its condition (measured ≈ 1e-10 here).
-const DIRECT_RTOL: f64 = 1e-8;
 
 /// A small mission: `n` sources over a year of an instrument spinning at 15″/s (12-h knots:
 /// ≈ 3000 global unknowns), no outliers (the start-up screening of gross outliers uses each
@@ -98,63 +86,25 @@ fn counts(p: &Problem) -> Vec<usize> {
     o.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
-fn close(a: f64, b: f64, floor: f64) -> bool {
-    (a - b).abs() <= RTOL * a.abs().max(b.abs()) + floor
+/// The chunk-aligned ranges of `k` ranks.
+fn ranks(p: &Problem, k: usize) -> Vec<Range<usize>> {
+    partition_chunks(&counts(p), k).1
 }
 
-/// Largest |a − b| of each kind: source parameters (rad, rad/yr), attitude coefficients,
-/// calibration parameters (rad).
-fn diffs(a: &Solution, b: &Solution) -> [f64; 3] {
-    let mut m = [0.0f64; 3];
-    for (x, y) in a.sources.iter().zip(&b.sources) {
-        let (u, v) = (&x.params, &y.params);
-        for d in [
-            u.ra - v.ra,
-            u.dec - v.dec,
-            u.parallax - v.parallax,
-            u.pmra - v.pmra,
-            u.pmdec - v.pmdec,
-        ] {
-            m[0] = m[0].max(d.abs());
-        }
-    }
-    for (c, d) in a.attitude.coeffs.iter().zip(&b.attitude.coeffs) {
-        for r in 0..4 {
-            m[1] = m[1].max((c[r] - d[r]).abs());
-        }
-    }
-    for (u, v) in a.calibration.params.iter().zip(&b.calibration.params) {
-        m[2] = m[2].max((u - v).abs());
-    }
-    m
-}
-
-/// The start of `p` as a solution (to measure changes with [`diffs`]).
-fn start_of(p: &Problem, like: &Solution) -> Solution {
-    let mut s = run::gather(p, like).expect("copy").expect("one process").1;
-    for (r, src) in s.sources.iter_mut().zip(&p.ds.sources) {
-        r.params = src.params;
-    }
-    s.attitude = p.ds.attitude.clone();
-    s.calibration = p.ds.calibration.clone();
-    s
-}
-
-/// Asserts that `b` is `a` to the tolerance (after printing the largest differences: sources,
+/// Asserts that `b` is `a` bit for bit (after printing the largest differences: sources,
 /// attitude coefficients, calibration; absolute and relative to the larger value).
-fn assert_same(a: &Solution, b: &Solution, floors: [f64; 3], what: &str) {
+fn assert_same(a: &Solution, b: &Solution, what: &str) {
     assert_eq!(a.sources.len(), b.sources.len(), "{what}: sources");
     // (largest |a − b|, largest |a − b| / max(|a|, |b|)) per kind, and the first failure
     let mut worst = [[0.0f64; 2]; 3];
     let mut first: Option<String> = None;
     let mut check = |kind: usize, u: f64, v: f64, name: &dyn Fn() -> String| {
-        let floor = floors[kind];
         let d = (u - v).abs();
         worst[kind][0] = worst[kind][0].max(d);
         if d > 0.0 {
             worst[kind][1] = worst[kind][1].max(d / u.abs().max(v.abs()));
         }
-        if !close(u, v, floor) && first.is_none() {
+        if u.to_bits() != v.to_bits() && first.is_none() {
             first = Some(format!("{}: {u:e} vs {v:e}", name()));
         }
     };
@@ -229,7 +179,8 @@ fn linear_step(p: &Problem, method: Method) -> [Vec<f64>; 4] {
         calibration: p.ds.calibration.clone(),
     };
     let sp = ScanningProblem::new(&model, &p.ds.observations, st.clone(), FrameMode::Gaia, &fr)
-        .with_comm(p.comm.as_ref());
+        .with_comm(p.comm.as_ref())
+        .with_chunks(p.chunks.clone());
     let mut design = Design::default();
     let w = linearise(&sp, &st, &mut design, false, &config(method).solver);
     let (sys, mut ws) = system(&sp, &st, &design, &w).expect("system");
@@ -341,62 +292,45 @@ fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
     d / m.max(f64::MIN_POSITIVE)
 }
 
-/// One linear step: the reduced global sums (b_g, the global part of N v) equal the
-/// one-process ones to rounding, and each solver's update to its convergence tolerance.
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// One linear step on 3 ranks: the reduced global sums (b_g, the global part of N v) and each
+/// solver's update, solved tightly, are the one-process ones bit for bit.
 #[test]
 fn one_linear_step_is_the_one_process_step() {
     let sim = mission(1000, 5);
     let p = Problem::from_simulation(&sim);
-    let c = counts(&p);
-    let exact = linear_step(&p, Method::Direct);
     for method in [Method::Direct, Method::Cg, Method::Lsqr] {
         let one = linear_step(&p, method);
-        // an iterative solver's distributed update may differ from its one-process update by
-        // as much as either differs from the exact one (each stops at its tolerance)
-        let bound = match method {
-            Method::Direct => DIRECT_RTOL,
-            _ => 2.0 * rel_diff(&exact[2], &one[2]).max(rel_diff(&exact[3], &one[3])) + DIRECT_RTOL,
-        };
         {
             let k = 3;
-            let d = linear_step_split(&p, method, partition_by_counts(&c, k));
+            let d = linear_step_split(&p, method, ranks(&p, k));
             let e = [0, 1, 2, 3].map(|i| rel_diff(&one[i], &d[i]));
             println!(
-                "{method:?}, {k} ranks: relative differences b_g {:.1e}, (N v)_g {:.1e}, update: sources {:.1e}, global {:.1e} (bound {bound:.1e})",
+                "{method:?}, {k} ranks: relative differences b_g {:.1e}, (N v)_g {:.1e}, update: sources {:.1e}, global {:.1e}",
                 e[0], e[1], e[2], e[3]
             );
-            assert!(
-                e[0] <= 1e-12 && e[1] <= 1e-12,
-                "{method:?}, {k} ranks: sums {e:?}"
-            );
-            assert!(
-                e[2] <= bound && e[3] <= bound,
-                "{method:?}, {k} ranks: update {e:?}"
-            );
+            for i in 0..4 {
+                assert!(same_bits(&one[i], &d[i]), "{method:?}, {k} ranks: {e:?}");
+            }
         }
     }
 }
 
 /// The whole path — `Problem::part`, `run::solve` on every rank, `run::gather` — for one
 /// outer iteration of each solver: rank 0 gathers every source in catalogue order with the
-/// reference positions, and the solution is the one-process one to the agreement of the
-/// linear step (the update's largest change times [`STEP_RTOL`]).
+/// reference positions, and the solution is the one-process one bit for bit.
 #[test]
-fn two_and_three_ranks_give_the_one_process_solution() {
+fn two_three_and_four_ranks_give_the_one_process_solution() {
     let sim = mission(1000, 5);
     let p = Problem::from_simulation(&sim);
-    let c = counts(&p);
-    let exact = run::solve(&p, &config(Method::Direct), &mut |_| true).expect("direct");
-    let change = diffs(&start_of(&p, &exact), &exact);
     for method in [Method::Direct, Method::Cg, Method::Lsqr] {
         let cfg = config(method);
         let one = run::solve(&p, &cfg, &mut |_| true).expect("one process");
-        // as in the linear step: the direct solver's rounding times its condition, an
-        // iterative solver's distance from the exact step counted twice
-        let off = diffs(&exact, &one);
-        let floors = [0, 1, 2].map(|k| DIRECT_RTOL * change[k] + 2.0 * off[k]);
-        for k in [2, 3] {
-            let ranges = partition_by_counts(&c, k);
+        for k in [2, 3, 4] {
+            let ranges = ranks(&p, k);
             assert!(ranges.iter().all(|r| !r.is_empty()), "{ranges:?}");
             let (full, sol) = solve_split(&p, &cfg, ranges);
             assert_eq!(full.ds.sources.len(), p.ds.sources.len());
@@ -407,13 +341,13 @@ fn two_and_three_ranks_give_the_one_process_solution() {
             for (x, y) in full.refs.iter().zip(&p.refs) {
                 assert_eq!(x.source_index, y.source_index, "reference positions");
             }
-            assert_same(&one, &sol, floors, &format!("{method:?}, {k} ranks"));
+            assert_same(&one, &sol, &format!("{method:?}, {k} ranks"));
         }
     }
 }
 
-/// More ranks than sources with observations: ranks that hold no source (rank 0 among them)
-/// take part in every reduction and the solution is the one-process one (direct solver).
+/// More ranks than are given sources: ranks that hold no source (rank 0 among them) take part
+/// in every reduction and the solution is the one-process one bit for bit (direct solver).
 #[test]
 fn ranks_without_sources_take_part() {
     let sim = mission(1000, 5);
@@ -421,12 +355,7 @@ fn ranks_without_sources_take_part() {
     let n = p.ds.sources.len();
     let cfg = config(Method::Direct);
     let one = run::solve(&p, &cfg, &mut |_| true).expect("one process");
-    let change = diffs(&start_of(&p, &one), &one);
-    let (_, sol) = solve_split(&p, &cfg, vec![0..0, 0..n / 2, n / 2..n, n..n]);
-    assert_same(
-        &one,
-        &sol,
-        change.map(|c| DIRECT_RTOL * c),
-        "direct, 4 ranks, two empty",
-    );
+    let two = ranks(&p, 2);
+    let (_, sol) = solve_split(&p, &cfg, vec![0..0, two[0].clone(), two[1].clone(), n..n]);
+    assert_same(&one, &sol, "direct, 4 ranks, two empty");
 }
