@@ -77,6 +77,12 @@ pub struct SolverOptions {
     /// Stop when the largest parameter update is below this (µas, µas/yr) [default: 0.01].
     #[arg(long, value_name = "UAS")]
     pub tol_uas: Option<f64>,
+    /// Also stop when every update is below this fraction of its formal uncertainty (sources:
+    /// σ from their blocks of the normal matrix; attitude and calibration: from the factored
+    /// diagonal blocks, a strict measure): for large missions, whose weakest sources (σ of
+    /// mas) keep moving by µas, and attitudes that stall above --tol-uas [default: off].
+    #[arg(long, value_name = "FRACTION")]
+    pub tol_sigma: Option<f64>,
     /// Most outer (relinearisation) iterations.
     #[arg(long, default_value_t = 30)]
     pub max_outer: usize,
@@ -90,6 +96,11 @@ pub struct SolverOptions {
     /// No down-weighting of outliers (and no excess noise).
     #[arg(long)]
     pub no_robust: bool,
+    /// Robust weighting starts after the first outer iteration whose largest update is below
+    /// this (µas): far from the solution the residuals hold the starting point's errors, which
+    /// excess noise would absorb [default: 100].
+    #[arg(long, value_name = "UAS")]
+    pub robust_start_uas: Option<f64>,
     /// Fewest visibility periods (groups of observations more than 4 days apart) for a source
     /// to be solved; Gaia DR2/DR3 use 6, which needs about a year of data [default: 6].
     #[arg(long, value_name = "N")]
@@ -170,6 +181,8 @@ impl SolverOptions {
                 SolverArg::Direct => Method::Direct,
             },
             outer_tol_uas: self.tol_uas,
+            outer_tol_sigma: self.tol_sigma,
+            robust_start_uas: self.robust_start_uas,
             max_outer: self.max_outer,
             max_inner: self.max_inner,
             inner_tol: self.inner_tol,

@@ -37,8 +37,12 @@ pub fn solver_events(pb: &ProgressBar) -> impl FnMut(Progress) -> bool + '_ {
                 crate::interrupt::record_outer(r.iteration);
                 pb.set_position(r.iteration as u64);
                 pb.suspend(|| {
+                    let in_sigma = r
+                        .max_update_sigma
+                        .map(|s| format!(", {s:.2e} σ"))
+                        .unwrap_or_default();
                     println!(
-                        "  outer {:>2}: {:>4} inner iterations, largest update {:.3} µas (sources {:.3}, attitude {:.3}, calibration {:.3}), {} outliers, {:.1} s",
+                        "  outer {:>2}: {:>4} inner iterations, largest update {:.3} µas (sources {:.3}{in_sigma}, attitude {:.3}, calibration {:.3}), {} outliers, {:.1} s",
                         r.iteration,
                         r.inner_iterations,
                         r.max_update_uas,

@@ -909,6 +909,7 @@ mod tests {
             inner_converged: k & 1 == 0,
             max_update_uas: awkward(k),
             max_update_parts_uas: [awkward(k + 1), awkward(k + 2), awkward(k + 3)],
+            max_update_sigma: (k & 1 == 1).then(|| awkward(k + 4)),
             inner_history: (0..5).map(|i| awkward(i + k)).collect(),
             lsqr_stop: None,
             n_solved_sources: 1000 + k,

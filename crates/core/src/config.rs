@@ -50,6 +50,10 @@ pub struct SolverConfig {
     /// Stop when the largest update of any source parameter, attitude angle or calibration
     /// value is below this (µas, µas/yr).
     pub outer_tol_uas: f64,
+    /// Also stop when every update (sources, attitude, calibration) is below this fraction of
+    /// its formal uncertainty ([`crate::converge`]); None: the absolute tolerance alone.
+    #[serde(default)]
+    pub outer_tol_sigma: Option<f64>,
     pub max_outer: usize,
     /// Relative (preconditioned) residual at which an inner iterative solve stops.
     pub inner_tol: f64,
@@ -95,6 +99,8 @@ pub struct SolverConfig {
 pub struct SolverOverrides {
     pub method: Method,
     pub outer_tol_uas: Option<f64>,
+    pub outer_tol_sigma: Option<f64>,
+    pub robust_start_uas: Option<f64>,
     pub max_outer: usize,
     pub max_inner: Option<usize>,
     pub inner_tol: Option<f64>,
@@ -114,6 +120,8 @@ impl SolverConfig {
         SolverConfig {
             method: o.method,
             outer_tol_uas: o.outer_tol_uas.unwrap_or(self.outer_tol_uas),
+            outer_tol_sigma: o.outer_tol_sigma.or(self.outer_tol_sigma),
+            robust_start_uas: o.robust_start_uas.unwrap_or(self.robust_start_uas),
             max_outer: o.max_outer,
             max_inner: o.max_inner.unwrap_or(self.max_inner),
             inner_tol: o.inner_tol.unwrap_or(self.inner_tol),
@@ -165,6 +173,7 @@ impl Default for SolverConfig {
         SolverConfig {
             method: Method::Cg,
             outer_tol_uas: OUTER_TOL_UAS,
+            outer_tol_sigma: None,
             max_outer: 30,
             inner_tol: INNER_TOL,
             max_inner: 5000,

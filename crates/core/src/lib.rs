@@ -36,6 +36,7 @@ pub mod chunks;
 pub mod comm;
 pub mod config;
 pub mod constraints;
+pub mod converge;
 pub mod covariance;
 pub mod design;
 pub mod error;

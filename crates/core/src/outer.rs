@@ -202,6 +202,10 @@ pub struct OuterRecord {
     /// Largest update (µas or µas/yr) and its parts (sources, attitude, calibration).
     pub max_update_uas: f64,
     pub max_update_parts_uas: [f64; 3],
+    /// Largest update of a source or global unknown in units of its formal uncertainty, when
+    /// the stop relative to the uncertainties is asked for ([`crate::converge`]).
+    #[serde(default)]
+    pub max_update_sigma: Option<f64>,
     pub inner_history: Vec<f64>,
     /// LSQR's stop (istop) when LSQR solved the step.
     pub lsqr_stop: Option<LsqrStop>,
@@ -344,8 +348,15 @@ fn not_converged(history: &[OuterRecord], red: Option<&Redundancy>, cfg: &Solver
     } else {
         String::new()
     };
+    let in_sigma = match (history.last().and_then(|r| r.max_update_sigma), cfg.outer_tol_sigma) {
+        (Some(s), Some(t)) => format!(
+            " The largest update is {s:.2e} of its formal uncertainty (--tol-sigma {t})."
+        ),
+        (None, None) => " If the updates have become small against the uncertainties, --tol-sigma 0.01 stops once every unknown moves by less than 1 % of its formal uncertainty.".to_string(),
+        _ => String::new(),
+    };
     format!(
-        "NOT CONVERGED: after {n} outer iterations (--max-outer {}) the largest update is still {last:.3} µas (sources {:.3}, attitude {:.3}, calibration {:.3}) against the tolerance {} µas; last updates {} µas.{inner}{figures} Raise --max-outer if the updates are still shrinking; if they stall or cycle, the data determine the unknowns too weakly: require more visibility periods (--min-visibility-periods, now {}) or observe more sources or longer",
+        "NOT CONVERGED: after {n} outer iterations (--max-outer {}) the largest update is still {last:.3} µas (sources {:.3}, attitude {:.3}, calibration {:.3}) against the tolerance {} µas; last updates {} µas.{in_sigma}{inner}{figures} Raise --max-outer if the updates are still shrinking; if they stall or cycle, the data determine the unknowns too weakly: require more visibility periods (--min-visibility-periods, now {}) or observe more sources or longer",
         cfg.max_outer,
         parts[0],
         parts[1],
@@ -933,6 +944,9 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                 c.map(|row| row.map(|v| v * W_SCALE))
             })
             .collect();
+        let global_sigma = cfg
+            .outer_tol_sigma
+            .map(|_| crate::converge::max_global_update_in_sigma(&sys, &dx));
         let active = sys.active.clone();
         drop(sys);
         if interrupted {
@@ -950,12 +964,20 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
         let mut parts = p.max_change(&before, &state, &active);
         comm.max(&mut parts);
         let max_update = parts[0].max(parts[1]).max(parts[2]);
+        // the global unknowns are replicated: the same figure on every rank
+        let max_update_sigma = global_sigma.map(|g| {
+            comm.max_scalar(crate::converge::max_source_update_in_sigma(
+                &dx, &cov, &active,
+            ))
+            .max(g)
+        });
         let rec = OuterRecord {
             iteration: outer + 1,
             inner_iterations: rep.iterations,
             inner_converged: rep.converged,
             max_update_uas: max_update / UAS,
             max_update_parts_uas: parts.map(|v| v / UAS),
+            max_update_sigma,
             inner_history: rep.history,
             lsqr_stop: stop,
             n_solved_sources: comm.sum_count(active.iter().filter(|&&a| a).count()),
@@ -985,8 +1007,15 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             robust_iterations += 1;
         }
         settled |= max_update / UAS < cfg.robust_start_uas;
-        // converged once the updates are tiny and the robust weights have settled
-        if max_update / UAS < cfg.outer_tol_uas && (!cfg.robust || robust_iterations >= 2) {
+        // converged once the updates are tiny (or, if asked, the sources' far below their
+        // uncertainties) and the robust weights have settled
+        let small_in_sigma = matches!(
+            (cfg.outer_tol_sigma, max_update_sigma),
+            (Some(t), Some(s)) if s < t
+        );
+        if (max_update / UAS < cfg.outer_tol_uas || small_in_sigma)
+            && (!cfg.robust || robust_iterations >= 2)
+        {
             converged = true;
             break;
         }

@@ -84,6 +84,7 @@ fn scan_config(
     solver: &str,
     frame: Option<&str>,
     tol_uas: Option<f64>,
+    tol_sigma: Option<f64>,
     max_outer: usize,
     max_inner: Option<usize>,
     inner_tol: Option<f64>,
@@ -116,6 +117,8 @@ fn scan_config(
         solver: SolverConfig::scanning().overridden(&SolverOverrides {
             method,
             outer_tol_uas: tol_uas,
+            outer_tol_sigma: tol_sigma,
+            robust_start_uas: None,
             max_outer,
             max_inner,
             inner_tol,
@@ -136,7 +139,7 @@ fn scan_config(
 /// attitude.parquet, calibration.parquet and report.json to `out`. Returns (report JSON,
 /// catalogue columns as read back from catalogue.parquet).
 #[pyfunction]
-#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, allow_unconverged=false, force=false, progress=None))]
+#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, tol_sigma=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, allow_unconverged=false, force=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn solve(
     py: Python<'_>,
@@ -145,6 +148,7 @@ pub fn solve(
     solver: &str,
     frame: Option<&str>,
     tol_uas: Option<f64>,
+    tol_sigma: Option<f64>,
     max_outer: usize,
     max_inner: Option<usize>,
     inner_tol: Option<f64>,
@@ -159,6 +163,7 @@ pub fn solve(
         solver,
         frame,
         tol_uas,
+        tol_sigma,
         max_outer,
         max_inner,
         inner_tol,

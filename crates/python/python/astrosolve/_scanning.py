@@ -180,6 +180,7 @@ def solve(
     out=None,
     frame=None,
     tol_uas=None,
+    tol_sigma=None,
     max_outer=30,
     max_inner=None,
     inner_tol=None,
@@ -212,6 +213,10 @@ def solve(
         How the frame is fixed (default ``"gaia"``: reference positions and quasars).
     tol_uas : float, optional
         Stop when the largest update is below this [µas, µas/yr] (default 0.01).
+    tol_sigma : float, optional
+        Also stop when every update (sources, attitude, calibration) is below this fraction
+        of its formal uncertainty, e.g. 0.01 for large missions whose weakest sources keep
+        moving by a few µas (default: off).
     max_outer : int
         Most outer (relinearisation) iterations.
     max_inner : int, optional
@@ -260,7 +265,7 @@ def solve(
     try:
         with progress_bar("solve", progress) as bar:
             report, columns = _core.solve(
-                os.fspath(path), target, solver, frame, tol_uas, int(max_outer), max_inner,
+                os.fspath(path), target, solver, frame, tol_uas, tol_sigma, int(max_outer), max_inner,
                 inner_tol, bool(robust), min_visibility_periods, min_attitude_redundancy,
                 bool(allow_unconverged), force, bar,
             )
