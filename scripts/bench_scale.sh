@@ -18,6 +18,12 @@
 #   OBS_PER_CAL      [simulation] obs_per_calibration_param (default 200 × N_OBS / 1e7, at
 #                    least 200: ≈ 110 calibration intervals of 3.4 days at any size ≥ 1e7)
 #   SOLVER           inner solver (default cg)   EXTRA_SOLVE_ARGS  more `solve` flags
+#   TOL_SIGMA        --tol-sigma of the solve (default 0.01: stop once every update is below
+#                    1 % of its formal uncertainty; the weakest sources of 10⁷ observations
+#                    otherwise keep moving by 10–30 µas, σ of tens of mas; "" leaves it off)
+#   ROBUST_START_UAS --robust-start-uas (default 1e4: robust weighting from the outer iteration
+#                    after the first update below 10 mas, two outer iterations earlier than the
+#                    solver's 100 µas on these missions)
 #   WORK             data and solution directory (default target/bench/scale-<N_OBS>)
 #   KEEP=1           keep the data set and solution (default: removed after a successful run)
 #   REUSE_DATA=1     solve the data set a KEEP=1 run left in WORK again (its simulation figures)
@@ -55,6 +61,10 @@ OBS_PER_ATT=${OBS_PER_ATT:-400}
 OBS_PER_CAL=${OBS_PER_CAL:-$(python3 -c "print(max(200.0, 200.0 * float('$N_OBS') / 1e7))")}
 SOLVER=${SOLVER:-cg}
 EXTRA_SOLVE_ARGS=${EXTRA_SOLVE_ARGS:-}
+TOL_SIGMA=${TOL_SIGMA-0.01}
+ROBUST_START_UAS=${ROBUST_START_UAS:-1e4}
+CONVERGE_ARGS="--robust-start-uas $ROBUST_START_UAS"
+[ -z "$TOL_SIGMA" ] || CONVERGE_ARGS="$CONVERGE_ARGS --tol-sigma $TOL_SIGMA"
 N_INT=$(python3 -c "print(int(float('$N_OBS')))")
 N_SOURCES=$(python3 -c "print(max(1000, round(float('$N_OBS') / float('$OBS_PER_SOURCE'))))")
 WORK=${WORK:-$TARGET/bench/scale-$N_INT}
@@ -83,7 +93,7 @@ obs_per_attitude_param = $OBS_PER_ATT
 obs_per_calibration_param = $OBS_PER_CAL
 EOF
 
-echo "== scale benchmark: N_OBS = $N_OBS → $N_SOURCES sources, one year, AC for G < $G_AC_MAX, $OBS_PER_ATT AL per attitude and $OBS_PER_CAL per calibration unknown, solver $SOLVER"
+echo "== scale benchmark: N_OBS = $N_OBS → $N_SOURCES sources, one year, AC for G < $G_AC_MAX, $OBS_PER_ATT AL per attitude and $OBS_PER_CAL per calibration unknown, solver $SOLVER $CONVERGE_ARGS"
 echo "   machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); work in $WORK"
 
 # Runs "$@" under /usr/bin/time -v (peak RSS, wall and CPU time into $WORK/$name.time), its
@@ -123,13 +133,13 @@ echo "-- solve"
 status=0
 # shellcheck disable=SC2086
 run_measured solve "$BIN" solve "$DATA" --out "$SOL" --force --solver "$SOLVER" \
-    --max-outer "${MAX_OUTER:-30}" --allow-unconverged $EXTRA_SOLVE_ARGS || status=$?
+    --max-outer "${MAX_OUTER:-30}" --allow-unconverged $CONVERGE_ARGS $EXTRA_SOLVE_ARGS || status=$?
 sleep 1 # the last lines of the logs
 
-python3 - "$WORK" "$TARGET/bench" "$N_INT" "$N_SOURCES" "$G_AC_MAX" "$SOLVER" "$status" <<'PY'
+python3 - "$WORK" "$TARGET/bench" "$N_INT" "$N_SOURCES" "$G_AC_MAX" "$SOLVER" "$status" "$CONVERGE_ARGS $EXTRA_SOLVE_ARGS" <<'PY'
 import json, os, re, sys
 
-work, bench, n_obs_wanted, n_sources, g_ac_max, solver, status = sys.argv[1:]
+work, bench, n_obs_wanted, n_sources, g_ac_max, solver, status, solve_flags = sys.argv[1:]
 
 def gnu_time(path):
     """Wall seconds and peak RSS (bytes) from /usr/bin/time -v."""
@@ -198,6 +208,7 @@ out = {
     "data_set_bytes": data_bytes,
     "simulate": {"wall_s": sim_s, "cpu_s": sim_cpu, "peak_rss_bytes": sim_rss,
                  "bytes_per_al_obs": sim_rss / n_al},
+    "solve_flags": f"--solver {solver} {solve_flags}".strip(),
     "solve": {"wall_s": sol_s, "cpu_s": sol_cpu, "peak_rss_bytes": sol_rss,
               "bytes_per_al_obs": sol_rss / n_al, "bytes_per_obs_al_ac": sol_rss / (n_al + n_ac),
               "exit_status": int(status)},
