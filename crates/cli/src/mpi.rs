@@ -86,6 +86,9 @@ fn partition(lengths: &[Count]) -> Vec<Count> {
     d
 }
 
+/// Values per message of the pipelined ordered sum ([`MpiComm::ordered_fold`]): 1 MiB.
+const FOLD_SEGMENT: usize = 1 << 17;
+
 /// A buffer length as an MPI count: MPI counts are C ints; a longer buffer is a programming
 /// error of the caller (the solver sends at most the global unknowns, ≪ 2³¹).
 fn count(n: usize) -> Count {
@@ -173,6 +176,66 @@ impl Comm for MpiComm {
         world().all_reduce_into(&send[..], &mut buf[..], SystemOperation::max());
     }
 
+    /// A pipeline: rank r receives the sums of ranks 0..r from rank r − 1, adds its own
+    /// (`f`), sends them to rank r + 1; the last rank broadcasts the result. Cost: size − 1
+    /// messages of `buf` one after the other (each rank's `f` waits for the ranks before it;
+    /// callers compute their partials before, so `f` is a cheap fold) and one broadcast.
+    fn chain(&self, buf: &mut [f64], f: &mut dyn FnMut(&mut [f64])) {
+        if self.size == 1 || buf.is_empty() {
+            f(buf);
+            return;
+        }
+        count(buf.len());
+        if self.rank > 0 {
+            let _g = self.guard();
+            world()
+                .process_at_rank(self.rank as i32 - 1)
+                .receive_into(&mut buf[..]);
+        }
+        f(buf);
+        let _g = self.guard();
+        let w = world();
+        if self.rank + 1 < self.size {
+            w.process_at_rank(self.rank as i32 + 1).send(&buf[..]);
+        }
+        w.process_at_rank(self.size as i32 - 1)
+            .broadcast_into(&mut buf[..]);
+    }
+
+    /// A pipeline in segments of [`FOLD_SEGMENT`] values: for each segment in turn, rank r
+    /// receives the running sum of ranks 0..r from rank r − 1, folds its own partials into
+    /// it, and sends it on to rank r + 1, so that rank r + 1 folds segment s while rank r
+    /// folds segment s + 1; the last rank then broadcasts the whole sum. Time ≈ (size − 1 +
+    /// segments) × (one segment's transfer and fold) + one broadcast; each rank sends and
+    /// receives `total` once, plus the broadcast.
+    fn ordered_fold(&self, parts: &[&[f64]], total: &mut [f64]) {
+        total.iter_mut().for_each(|v| *v = 0.0);
+        if self.size == 1 || total.is_empty() {
+            astrosolve_core::chunks::fold_into(total, parts);
+            return;
+        }
+        count(total.len());
+        for (si, seg) in total.chunks_mut(FOLD_SEGMENT).enumerate() {
+            let o = si * FOLD_SEGMENT;
+            if self.rank > 0 {
+                let _g = self.guard();
+                world()
+                    .process_at_rank(self.rank as i32 - 1)
+                    .receive_into(&mut seg[..]);
+            }
+            let mine: Vec<&[f64]> = parts.iter().map(|p| &p[o..o + seg.len()]).collect();
+            astrosolve_core::chunks::fold_into(seg, &mine);
+            if self.rank + 1 < self.size {
+                let _g = self.guard();
+                world().process_at_rank(self.rank as i32 + 1).send(&seg[..]);
+            }
+        }
+        let _g = self.guard();
+        world()
+            .process_at_rank(self.size as i32 - 1)
+            .broadcast_into(&mut total[..]);
+    }
+
     fn all_gather(&self, local: &[f64]) -> Vec<f64> {
         if self.size == 1 {
             return local.to_vec();
@@ -236,6 +299,24 @@ impl Comm for MpiComm {
         if n > 0 {
             r.broadcast_into(&mut bytes[..]);
         }
+    }
+}
+
+/// Prints (rank 0) which ranks hold no source: ranks are cut only at the global chunk
+/// boundaries (`astrosolve_model::obs::partition_chunks`, at most 32 chunks, fewer for small
+/// catalogues), so that the solution is the one-process one bit for bit; ranks beyond the
+/// number of chunks wait in the reductions.
+fn empty_ranks_note(empty: impl Iterator<Item = bool>) {
+    let idle: Vec<String> = empty
+        .enumerate()
+        .filter(|(_, e)| *e)
+        .map(|(r, _)| r.to_string())
+        .collect();
+    if !idle.is_empty() {
+        println!(
+            "  note: rank(s) {} hold no source (ranks are cut only at the catalogue's fixed chunk boundaries, so that the solution is the one-process one bit for bit; use fewer ranks)",
+            idle.join(", ")
+        );
     }
 }
 
@@ -375,6 +456,7 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
                 s[0], s[1], s[2], s[3], part.row_groups_total
             );
         }
+        empty_ranks_note(shares.chunks_exact(4).map(|s| s[0] == s[1]));
     }
     let p = Problem {
         mission: part.dataset.mission.clone(),
@@ -383,6 +465,7 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
         refs: part.refs,
         comm: comm.clone(),
         source_range: range.clone(),
+        chunks: part.chunks,
     };
     let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
     if !a.resume {
@@ -461,14 +544,15 @@ fn end_of_solve<T>(
 ///
 /// Every rank reads the WHOLE data set (the pointed reader has no partial read yet: memory
 /// and read time are those of one process on every rank) and keeps its contiguous range of
-/// stars balanced by image count ([`partition_by_counts`], [`Problem::part`]) with every
+/// stars balanced by image count and cut at the global chunk boundaries
+/// ([`partition_chunks`], [`Problem::part`]) with every
 /// exposure and calibration unit; the global solution is solved in lock-step
 /// ([`solve_global_on`], each rank its own checkpoint, [`run::Checkpointing::for_rank`]) and
 /// gathered on rank 0 ([`gather_global`]). Rank 0 then computes the plate-by-plate solution
 /// and the direct cross-check (where the reduced system fits) as one process, and writes every
 /// output ([`pointed::write_solution`]); the other ranks wait (sleeping, MPI_Ibarrier).
 ///
-/// [`partition_by_counts`]: astrosolve_model::obs::partition_by_counts
+/// [`partition_chunks`]: astrosolve_model::obs::partition_chunks
 /// [`Problem::part`]: astrosolve_pointed::Problem::part
 /// [`solve_global_on`]: astrosolve_pointed::solve_global_on
 /// [`gather_global`]: astrosolve_pointed::gather_global
@@ -501,7 +585,8 @@ fn solve_pointed(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resul
         for o in &read.p.obs {
             counts[o.source as usize] += 1;
         }
-        let range = astrosolve_model::obs::partition_by_counts(&counts, size)
+        let range = astrosolve_model::obs::partition_chunks(&counts, size)
+            .1
             .into_iter()
             .nth(rank)
             .unwrap_or(0..0);
@@ -524,6 +609,7 @@ fn solve_pointed(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resul
         for (r, s) in shares.chunks_exact(3).enumerate() {
             println!("  rank {r}: stars {}..{}, {} images", s[0], s[1], s[2]);
         }
+        empty_ranks_note(shares.chunks_exact(3).map(|s| s[0] == s[1]));
     }
     let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
     if !a.resume {

@@ -6,7 +6,9 @@
 //! accumulator slots (threads); each chunk accumulates its global sums into one slot, and the
 //! slots are added to the total in chunk order ([`OrderedSum`]). Dot products sum fixed blocks
 //! of [`DOT_BLOCK`] elements (four interleaved lanes each), runs of blocks in order, then the
-//! runs in order; the runs depend on the length alone ([`dot`]).
+//! runs in order; the runs depend on the length alone ([`dot`]). Dot products of the solver's
+//! vectors take one such dot per source chunk ([`chunk_dots`]) and add them in chunk order, so
+//! that ranks holding whole chunks reproduce them ([`OrderedSum::run_on`], `crate::comm`).
 
 use crate::comm::Comm;
 use rayon::prelude::*;

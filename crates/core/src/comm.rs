@@ -3,10 +3,14 @@
 //! Sources, with their observations, are partitioned over ranks in contiguous ranges; the
 //! global unknowns (attitude, calibration, global parameters) are replicated on every rank.
 //! Every sum over observations of a global quantity — the global blocks of the normal
-//! equations, the global parts of N·p and Aᵀu, dot products, counts, frame sums — is first
-//! accumulated locally in the fixed chunk order ([`crate::chunks`]) and then reduced across
-//! ranks with [`Comm::sum`] in rank order; "accumulate local contributions, then reduce"
-//! (seed paper, section 4; AVU-GSR's MPI_Allreduce of the global part of Aᵀu).
+//! equations, the global parts of N·p and Aᵀu, dot products, frame sums — is accumulated per
+//! chunk of sources ([`crate::chunks`]), and the chunks' partial sums are added in global chunk
+//! order over the ranks ([`Comm::ordered_fold`], on [`Comm::chain`]); "accumulate local
+//! contributions, then reduce" (seed paper, section 4; AVU-GSR's MPI_Allreduce of the global
+//! part of Aᵀu), with the one-process order kept: where the chunks are the catalogue's global
+//! chunks (`astrosolve_model::obs::chunk_sources`) and ranks are cut at chunk boundaries
+//! (`astrosolve_model::obs::partition_chunks`), every rank count gives the one-process bits.
+//! Exact quantities (counts, maxima) use [`Comm::sum`] and [`Comm::max`].
 //!
 //! [`Single`] is the one-process communicator: every operation is the identity, so a solve
 //! without MPI runs exactly the code it always ran. The MPI communicator lives in the CLI

@@ -17,9 +17,11 @@
 //!
 //! Distributed ([`crate::comm`]): each rank holds the design, prior and identity rows of its
 //! own sources; the pseudo-observation, damping and frame rows are replicated. The global part
-//! of Aᵀu and the column norms are reduced over the ranks, the frame rows' v_kᵀx too; norms of
-//! row-space vectors sum the rank's own rows and, on rank 0 only, the replicated ones
-//! ([`LinearOperator::dot_rows`]).
+//! of Aᵀu and the column norms are summed per chunk and the chunks added in global chunk order
+//! over the ranks, the frame rows' v_kᵀx as [`System::dot`]; norms of row-space vectors add
+//! one partial per chunk (its design rows, then its sources' prior and identity rows) in global
+//! chunk order, then the replicated rows on every rank ([`LinearOperator::dot_rows`]): the
+//! one-process bits on ranks cut at chunk boundaries.
 
 use crate::chunks::{split_mut, OrderedSum};
 use crate::design::{src_f64, DesignRow};

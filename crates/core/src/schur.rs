@@ -19,8 +19,10 @@
 //! first assembly ([`crate::memory`]).
 //!
 //! Distributed ([`crate::comm`]): each rank eliminates its own sources; R (without the
-//! replicated constraints and damping), c, B, Σ UᵀU and Σ Uᵀ L⁻¹ b are summed over the ranks
-//! (b_g and V_g enter on rank 0 only), so every rank holds the same reduced system. Every rank
+//! replicated constraints and damping), c, B, Σ UᵀU and Σ Uᵀ L⁻¹ b are accumulated rank after
+//! rank ([`Comm::chain`]: rank r continues the sums of ranks 0..r source by source, from
+//! b_g and V_g, in the one-process order, so every rank holds the one-process reduced system
+//! bit for bit; that pass runs serially over the ranks, with no memory beyond R). Every rank
 //! factors it (the covariance needs S⁻¹ on every rank for its sources), and rank 0's solution
 //! of the global and frame unknowns is broadcast ([`Reduced::solve_constrained_on`]), so the
 //! replicated unknowns are bit-identical on every rank whatever faer's threading; each rank
@@ -34,6 +36,20 @@ use crate::system::System;
 use faer::prelude::*;
 use faer::Side;
 use rayon::prelude::*;
+
+/// Tasks faer splits a dense factorisation or eigendecomposition into, whatever the threads
+/// of the rayon pool: faer's default (one per thread) makes the bits of the direct solution
+/// depend on the thread count (measured: the default mission's parallaxes differ by ≈ 1e-7
+/// relative between 1 and 2 threads), so that neither a run with another number of threads
+/// nor MPI ranks of one thread each would reproduce it. A fixed number keeps every dense
+/// result the same on any pool (at most this many threads work on it).
+pub const DENSE_TASKS: usize = 8;
+
+/// Sets faer's parallelism to [`DENSE_TASKS`] (a process-wide setting of faer, the same for
+/// every caller).
+fn fixed_dense_parallelism() {
+    faer::set_global_parallelism(faer::Par::rayon(DENSE_TASKS));
+}
 
 /// How one source couples to the global unknowns.
 #[derive(Clone, Debug, Default)]
@@ -394,6 +410,7 @@ impl<const NS: usize> Reduced<NS> {
 
     /// Eigenvalues of R, increasing.
     pub fn spectrum(&self) -> Result<Vec<f64>, SolveError> {
+        fixed_dense_parallelism();
         self.matrix()
             .self_adjoint_eigenvalues(Side::Lower)
             .map_err(|e| SolveError::Eigen(format!("{e:?}")))
@@ -401,6 +418,7 @@ impl<const NS: usize> Reduced<NS> {
 
     /// Eigenvalues and eigenvectors (columns) of R.
     pub fn eigen(&self) -> Result<(Vec<f64>, Mat<f64>), SolveError> {
+        fixed_dense_parallelism();
         let evd = self
             .matrix()
             .self_adjoint_eigen(Side::Lower)
@@ -439,6 +457,7 @@ impl<const NS: usize> Reduced<NS> {
         &mut self,
         comm: &dyn Comm,
     ) -> Result<(Vec<f64>, Constrained), SolveError> {
+        fixed_dense_parallelism();
         let (n, k) = (self.n, self.k);
         let cm = self.c_matrix();
         let bc = self.b_times(&cm);

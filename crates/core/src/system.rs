@@ -20,13 +20,15 @@
 //! (z = K⁻¹ r with K = blockdiag(D, K_g), Bombrun et al. 2012), [`System::si_sweep`] (one block
 //! Gauss–Seidel sweep, Lindegren et al. 2012, section 5.3).
 //!
-//! Distributed ([`crate::comm`]): `design` holds this rank's sources only; the global unknowns
-//! are replicated. Every global accumulation of a pass (b_g and K_g in the assembly, the global
-//! part of N p, of the sweep's residual) is summed over the rank's chunks as above and then
-//! over ranks ([`Comm::sum`]) before the replicated terms (constraints, damping) are added
-//! once; dot products over the unknowns ([`System::dot`]) sum the rank's source part and, on
-//! rank 0 only, the global part, then reduce. With [`crate::comm::Single`] every reduction is
-//! the identity and every result is bit-for-bit the one-process result.
+//! Distributed ([`crate::comm`]): `design` holds this rank's sources only, cut into its share
+//! of the catalogue's global chunks ([`System::assemble_chunked`]); the global unknowns are
+//! replicated. Every global accumulation of a pass (b_g and K_g in the assembly, the global
+//! part of N p, of the sweep's residual) is accumulated per chunk and the chunks' partial sums
+//! are added in global chunk order over the ranks ([`OrderedSum::run_on`],
+//! [`Comm::ordered_fold`]) before the replicated terms (constraints, damping) are added;
+//! dot products over the unknowns ([`System::dot`]) add one partial per chunk in global chunk
+//! order, then the replicated global part on every rank. With ranks cut at chunk boundaries
+//! every result has the one-process bits.
 
 use crate::chunks::{self, split_by_rows, split_mut, OrderedSum};
 use crate::comm::Comm;
