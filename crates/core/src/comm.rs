@@ -284,7 +284,7 @@ mod tests {
             .collect();
         let mut one = vec![0.0; 4];
         Single.ordered_sum(&parts.concat(), 4, &mut one);
-        let mut fold = vec![0.0f64; 4];
+        let mut fold = [0.0f64; 4];
         for p in &parts {
             for (x, y) in fold.iter_mut().zip(p) {
                 *x += y;
