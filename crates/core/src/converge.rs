@@ -12,8 +12,10 @@
 //!
 //!   s_g = max_j |Δx_j| L_jj.
 //!
-//! The outer iterations may stop once max(s, s_g) < `outer_tol_sigma`: a change far below
-//! what the data can tell changes no result. Weak sources (σ of milli-arcseconds) otherwise hold a solution of
+//! The outer iterations count the global unknowns as converged once s_g is below
+//! [`crate::config::GLOBAL_TOL_SIGMA`] (or their updates below the outer tolerance), and, when
+//! `outer_tol_sigma` is given, the sources once s is below it and the global unknowns once s_g
+//! is: a change far below what the data can tell changes no result. Weak sources (σ of milli-arcseconds) otherwise hold a solution of
 //! 10⁷ observations at updates of 10–20 µas for many outer iterations (docs/scaling.md).
 
 use crate::design::{DesignRow, W_SCALE};

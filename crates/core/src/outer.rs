@@ -944,9 +944,8 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
                 c.map(|row| row.map(|v| v * W_SCALE))
             })
             .collect();
-        let global_sigma = cfg
-            .outer_tol_sigma
-            .map(|_| crate::converge::max_global_update_in_sigma(&sys, &dx));
+        // the global unknowns are replicated: the same figure on every rank
+        let global_sigma = crate::converge::max_global_update_in_sigma(&sys, &dx);
         let active = sys.active.clone();
         drop(sys);
         if interrupted {
@@ -964,13 +963,12 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
         let mut parts = p.max_change(&before, &state, &active);
         comm.max(&mut parts);
         let max_update = parts[0].max(parts[1]).max(parts[2]);
-        // the global unknowns are replicated: the same figure on every rank
-        let max_update_sigma = global_sigma.map(|g| {
+        let source_sigma = cfg.outer_tol_sigma.map(|_| {
             comm.max_scalar(crate::converge::max_source_update_in_sigma(
                 &dx, &cov, &active,
             ))
-            .max(g)
         });
+        let max_update_sigma = source_sigma.map(|s| s.max(global_sigma));
         let rec = OuterRecord {
             iteration: outer + 1,
             inner_iterations: rep.iterations,
@@ -1007,15 +1005,18 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             robust_iterations += 1;
         }
         settled |= max_update / UAS < cfg.robust_start_uas;
-        // converged once the updates are tiny (or, if asked, the sources' far below their
-        // uncertainties) and the robust weights have settled
-        let small_in_sigma = matches!(
-            (cfg.outer_tol_sigma, max_update_sigma),
-            (Some(t), Some(s)) if s < t
-        );
-        if (max_update / UAS < cfg.outer_tol_uas || small_in_sigma)
-            && (!cfg.robust || robust_iterations >= 2)
-        {
+        // converged once the updates are tiny, or far below their uncertainties (the global
+        // unknowns always, the sources if asked: crate::converge), and the robust weights
+        // have settled
+        let tol = cfg.outer_tol_uas * UAS;
+        let sources_done = parts[0] < tol
+            || matches!((cfg.outer_tol_sigma, source_sigma), (Some(t), Some(s)) if s < t);
+        let global_done = parts[1].max(parts[2]) < tol
+            || global_sigma
+                < cfg
+                    .outer_tol_sigma
+                    .unwrap_or(crate::config::GLOBAL_TOL_SIGMA);
+        if sources_done && global_done && (!cfg.robust || robust_iterations >= 2) {
             converged = true;
             break;
         }
