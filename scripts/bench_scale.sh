@@ -12,9 +12,14 @@
 #                    7.3e5 observations of 5000 sources)
 #   G_AC_MAX         AC measurements for G below this (default 13, Gaia's rule; 21, every
 #                    source, below N_OBS = 5e6, where G < 13 alone is too few for the attitude)
-#   OBS_PER_ATT      [simulation] obs_per_attitude_param (default 400: with AC for G < 13 only,
-#                    ≈ 6.5 % of the observations, 400 AL per attitude unknown give ≈ 26 AC per
-#                    unknown, above the 20 the solver asks for; the default 100 would be refused)
+#   OBS_PER_ATT      [simulation] obs_per_attitude_param (default 400 × N_OBS / 1e7, at least
+#                    400: with AC for G < 13 only, ≈ 6.5 % of the observations, 400 AL per
+#                    attitude unknown give ≈ 26 AC per unknown, above the 20 the solver asks for
+#                    (the simulator's default 100 would be refused); scaled with N_OBS as the
+#                    calibration is, so that the knots stay ≈ 76 min apart at any size ≥ 1e7: at
+#                    1e8 with 400 (knots every 7.6 min) the outer iterations shrank the attitude
+#                    update only by ≈ 0.57 each (343″ → 17″ in 6 outer iterations, 18 min) and
+#                    would not have converged within the hour (docs/scaling.md)
 #   OBS_PER_CAL      [simulation] obs_per_calibration_param (default 200 × N_OBS / 1e7, at
 #                    least 200: ≈ 110 calibration intervals of 3.4 days at any size ≥ 1e7)
 #   SOLVER           inner solver (default cg)   EXTRA_SOLVE_ARGS  more `solve` flags
@@ -52,7 +57,7 @@ if [ -z "${G_AC_MAX:-}" ]; then
         echo "note: N_OBS < 5e6: AC for every source (G_AC_MAX=21); with G < 13 only, the solver would refuse the data (too few AC per attitude unknown at the longest knot interval)"
     fi
 fi
-OBS_PER_ATT=${OBS_PER_ATT:-400}
+OBS_PER_ATT=${OBS_PER_ATT:-$(python3 -c "print(max(400.0, 400.0 * float('$N_OBS') / 1e7))")}
 # calibration intervals: [simulation] derives them from the observation rate (200 AL per AL
 # unknown by default), ≈ 109 intervals (3.4 d) at 1e7 observations but ≈ 1000 at 1e8, whose
 # dense (interval, field) blocks of 315 unknowns would take 1.6 GB per copy (the normal
@@ -301,4 +306,4 @@ if [ "${KEEP:-0}" != 1 ]; then
 fi
 }
 
-main "$@"
+main "$@"; exit $?
