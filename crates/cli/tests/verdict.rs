@@ -214,6 +214,16 @@ fn unconverged_solves_exit_2_unless_partial_results_are_asked_for() {
     let o = solve(&data, &dir.path().join("j"), &["--max-outer", "0"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("at least one outer iteration"));
+    let o = solve(&data, &dir.path().join("k"), &["--tol-sigma=-0.5"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("tol_sigma is -0.5"), "{}", text(&o).1);
+    let o = solve(&data, &dir.path().join("l"), &["--robust-start-uas", "nan"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("robust_start_uas is NaN"),
+        "{}",
+        text(&o).1
+    );
     // one sign-flipped attitude coefficient (q and −q are one rotation, but not in a spline):
     // the first step diverges, and the message names the time interval to correct
     let flipped = dir.path().join("flipped");

@@ -827,6 +827,19 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
             "max_outer is 0: at least one outer iteration is needed".into(),
         ));
     }
+    if let Some(t) = cfg.outer_tol_sigma {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(SolveError::Config(format!(
+                "tol_sigma is {t}: a positive fraction of the formal uncertainties is needed (e.g. 0.01)"
+            )));
+        }
+    }
+    if !(cfg.robust_start_uas >= 0.0 && cfg.robust_start_uas.is_finite()) {
+        return Err(SolveError::Config(format!(
+            "robust_start_uas is {}: a finite update in µas (≥ 0) is needed",
+            cfg.robust_start_uas
+        )));
+    }
     let comm = p.comm();
     agree(comm, p.check_start(&start))?;
     // refused before any work when the solve cannot fit in memory (crate::memory; each rank

@@ -6,6 +6,7 @@ solve; the GIL is released."""
 
 import _thread
 import pathlib
+import signal
 import threading
 import time
 
@@ -167,6 +168,10 @@ def test_ctrl_c_stops_a_solve(datasets, tmp_path):
     """SIGINT (simulated with _thread.interrupt_main) during a long solve raises
     KeyboardInterrupt within a fraction of a second and writes nothing."""
     _, py_dir = datasets
+    # Python installs its KeyboardInterrupt handler only when SIGINT is not ignored at start,
+    # and a job started in the background by a non-interactive shell inherits SIGINT ignored
+    # (interrupt_main then does nothing): the handler a terminal user has, set explicitly
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, _thread.interrupt_main)
     t0 = time.perf_counter()
     timer.start()
@@ -176,6 +181,7 @@ def test_ctrl_c_stops_a_solve(datasets, tmp_path):
             astrosolve.solve(py_dir, out=tmp_path / "o", progress=False, **RELAXED)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     elapsed = time.perf_counter() - t0
     assert elapsed < 5.0, elapsed
     assert not (tmp_path / "o" / "catalogue.parquet").exists()
@@ -193,8 +199,8 @@ def test_an_exception_in_the_progress_callback_stops_the_solve(datasets, tmp_pat
             raise RuntimeError("stop here")
 
     with pytest.raises(RuntimeError, match="stop here"):
-        _core.solve(str(py_dir), str(tmp_path / "o"), "cg", None, None, 30, None, None, True,
-                    3, 0.0, False, False, bar)
+        _core.solve(str(py_dir), str(tmp_path / "o"), "cg", None, None, None, 30, None, None,
+                    True, 3, 0.0, False, False, bar)
     assert len(calls) == 3 and calls[0][0] == "solve" and calls[0][2] == 30
     assert not (tmp_path / "o" / "catalogue.parquet").exists()
     assert np.all([c[1] <= 30 for c in calls])

@@ -7,30 +7,17 @@
 mod common;
 
 use astrosolve_core::SolverConfig;
-use astrosolve_scanning::frame::position_difference;
 use astrosolve_scanning::*;
 use common::*;
 
-/// Largest |a − b| / σ_b over the five parameters of the solved sources.
+/// Largest |a − b| / σ_b over the five parameters of the sources both solve.
 fn max_normalised_difference(a: &Solution, b: &Solution) -> f64 {
-    let mut m: f64 = 0.0;
-    for (x, y) in a.sources.iter().zip(&b.sources) {
-        if !(x.solved && y.solved) {
-            continue;
-        }
-        let (da, dd) = position_difference(&x.params, &y.params);
-        let d = [
-            da,
-            dd,
-            x.params.parallax - y.params.parallax,
-            x.params.pmra - y.params.pmra,
-            x.params.pmdec - y.params.pmdec,
-        ];
-        for (k, dk) in d.iter().enumerate() {
-            m = m.max(dk.abs() / y.sigma(k));
-        }
-    }
-    m
+    a.sources
+        .iter()
+        .zip(&b.sources)
+        .filter(|(x, y)| x.solved && y.solved)
+        .map(|(x, y)| normalised_difference(x, y))
+        .fold(0.0, f64::max)
 }
 
 #[test]

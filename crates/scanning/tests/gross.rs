@@ -9,7 +9,6 @@ use astrosolve_core::gross::GrossReason;
 use astrosolve_core::SolveError;
 use astrosolve_model::units::MAS;
 use astrosolve_model::ObservationSet;
-use astrosolve_scanning::frame::position_difference;
 use astrosolve_scanning::*;
 use astrosolve_sim::Simulation;
 use common::*;
@@ -29,19 +28,6 @@ fn solve_obs(
         cfg,
         &mut |_| true,
     )
-}
-
-/// Largest |a − b| / σ_b over the five parameters of one source.
-fn normalised_difference(a: &SourceResult, b: &SourceResult) -> f64 {
-    let (da, dd) = position_difference(&a.params, &b.params);
-    let d = [
-        da,
-        dd,
-        a.params.parallax - b.params.parallax,
-        a.params.pmra - b.params.pmra,
-        a.params.pmdec - b.params.pmdec,
-    ];
-    (0..5).map(|k| d[k].abs() / b.sigma(k)).fold(0.0, f64::max)
 }
 
 /// `eta = 1e15 mas` in one AL measurement and `eta_error = 1e-200 mas` in another (the two

@@ -131,3 +131,16 @@ pub fn max_source_diff_uas(a: &Solution, b: &Solution) -> f64 {
 pub fn rms(v: &[f64]) -> f64 {
     (v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
+
+/// Largest |a − b| / σ_b over the five parameters of one source.
+pub fn normalised_difference(a: &SourceResult, b: &SourceResult) -> f64 {
+    let (da, dd) = astrosolve_scanning::frame::position_difference(&a.params, &b.params);
+    let d = [
+        da,
+        dd,
+        a.params.parallax - b.params.parallax,
+        a.params.pmra - b.params.pmra,
+        a.params.pmdec - b.params.pmdec,
+    ];
+    (0..5).map(|k| d[k].abs() / b.sigma(k)).fold(0.0, f64::max)
+}
