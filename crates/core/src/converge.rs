@@ -15,8 +15,9 @@
 //! The outer iterations count the global unknowns as converged once s_g is below
 //! [`crate::config::GLOBAL_TOL_SIGMA`] (or their updates below the outer tolerance), and, when
 //! `outer_tol_sigma` is given, the sources once s is below it and the global unknowns once s_g
-//! is: a change far below what the data can tell changes no result. Weak sources (σ of milli-arcseconds) otherwise hold a solution of
-//! 10⁷ observations at updates of 10–20 µas for many outer iterations (docs/scaling.md).
+//! is: a change far below what the data can tell changes no result. Weak sources (σ of
+//! milli-arcseconds) otherwise hold a solution of 10⁷ observations at updates of 10–20 µas for
+//! many outer iterations (docs/scaling.md).
 
 use crate::design::{DesignRow, W_SCALE};
 use crate::system::System;
