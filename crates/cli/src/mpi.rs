@@ -327,6 +327,25 @@ const FAILED_RANK_WAIT: Duration = Duration::from_secs(300);
 
 type Res = Result<(), Box<dyn Error>>;
 
+/// Removes this rank's checkpoint and, on rank 0, the one-process one before a fresh solve, so
+/// that the checkpoints of an earlier solve (--force) are not resumed from by accident
+/// (collective).
+fn clear_checkpoints(
+    comm: &MpiComm,
+    command: &Command,
+    ck: &run::Checkpointing,
+    rank_ck: &run::Checkpointing,
+) -> Result<(), i32> {
+    let r: Res = (|| {
+        rank_ck.remove()?;
+        if comm.is_root() {
+            ck.remove()?;
+        }
+        Ok(())
+    })();
+    agree(comm, command, r)
+}
+
 /// The outcome of one phase on every rank (collective): Ok when every rank succeeded;
 /// otherwise the exit status of the first failing rank in rank order, whose message rank 0
 /// prints, once.
@@ -469,15 +488,7 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
     };
     let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
     if !a.resume {
-        // checkpoints of an earlier solve (--force) are not resumed from by accident
-        let r: Res = (|| {
-            rank_ck.remove()?;
-            if root {
-                ck.remove()?;
-            }
-            Ok(())
-        })();
-        agree(comm, command, r)?;
+        clear_checkpoints(comm, command, &ck, &rank_ck)?;
     }
 
     // the solve, in lock-step
@@ -613,15 +624,7 @@ fn solve_pointed(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resul
     }
     let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
     if !a.resume {
-        // checkpoints of an earlier solve (--force) are not resumed from by accident
-        let r: Res = (|| {
-            rank_ck.remove()?;
-            if root {
-                ck.remove()?;
-            }
-            Ok(())
-        })();
-        agree(comm, command, r)?;
+        clear_checkpoints(comm, command, &ck, &rank_ck)?;
     }
 
     // the global solution, in lock-step
