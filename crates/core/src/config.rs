@@ -155,10 +155,10 @@ pub const OUTER_TOL_UAS: f64 = 1e-2;
 /// enough for the outer iteration, however small the step itself is.
 pub const INNER_STEP_FRACTION: f64 = 0.1;
 /// Fraction of its formal uncertainty below which an attitude or calibration update counts as
-/// converged whatever its size in µas ([`crate::converge`]): weakly determined directions (a
-/// pointed exposure's roll, σ of tens of mas) hover at their rounding floor, 0.01–0.03 µas
-/// (≈ 3 × 10⁻⁷ σ) on the JASMINE-like survey, above [`OUTER_TOL_UAS`]; no result shows a
-/// change of 10⁻⁴ σ.
+/// converged whatever its size in µas ([`crate::converge`]): on the JASMINE-like survey the
+/// direct solver's exposure-attitude updates hover at a floor of 0.016–0.025 µas, above
+/// [`OUTER_TOL_UAS`], while every update stays below 3.3 × 10⁻⁶ of its σ (measured, outer
+/// iterations 17–25); no result shows a change of 10⁻⁴ σ.
 pub const GLOBAL_TOL_SIGMA: f64 = 1e-4;
 /// Default update (µas) below which robust weighting starts.
 pub const ROBUST_START_UAS: f64 = 100.0;
