@@ -324,7 +324,10 @@ pub struct Sizes {
     /// Global unknowns n (attitude, calibration, global parameters): the direct solver's
     /// dense matrices are n × n.
     pub n_global: usize,
-    /// f64 values stored for the diagonal blocks of the global unknowns.
+    /// f64 values stored for the diagonal blocks of the global unknowns, factored
+    /// ([`crate::layout::GlobalLayout::factored_len`]: the units blocks' low-rank factors
+    /// included, also in the per-thread accumulators, which hold only the accumulated part:
+    /// a small overestimate).
     pub block_storage: usize,
     /// Design rows (measurements) and the bytes of one stored row.
     pub n_rows: usize,
@@ -352,7 +355,7 @@ impl Sizes {
             ns: NS,
             n_sources: p.n_sources(),
             n_global: layout.n,
-            block_storage: layout.storage_len(),
+            block_storage: layout.factored_len(),
             n_rows: p.row_offsets().last().copied().unwrap_or(0),
             row_bytes: std::mem::size_of::<P::Row>(),
             frame_rows: FRAME_ROWS,

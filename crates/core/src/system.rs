@@ -315,6 +315,11 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
                         b: j,
                     });
                 }
+                // a units block keeps u e eᵀ as a low-rank row (its units' coupling)
+                if let BlockKind::Units { .. } = layout.blocks[blk].kind {
+                    blocks.add_low_rank(&layout, &entries, constraints.weight[k])?;
+                    continue;
+                }
                 // add u e eᵀ (lower triangle only for banded blocks)
                 let banded = matches!(layout.blocks[blk].kind, BlockKind::Banded { .. });
                 for &(i, vi) in &entries {
