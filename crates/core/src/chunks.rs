@@ -286,16 +286,25 @@ impl OrderedSum {
     /// One slot per chunk where they fit in [`SLOT_BYTES`] (at least one per thread): a pass
     /// is then one parallel region over all its chunks and one reduction, two synchronisations
     /// instead of two per wave. For the solvers' passes (accumulators of the global unknowns).
+    /// Waves short of all the chunks are a whole number of threads wide (5 slots on 2
+    /// threads would leave one thread idle a sixth of every pass).
     pub fn for_chunks(n_chunks: usize, len: usize) -> Self {
+        let threads = rayon::current_num_threads().max(1);
         let fit = SLOT_BYTES / (8 * len).max(1);
-        let slots = n_chunks
-            .min(MAX_CHUNKS)
-            .min(fit.max(rayon::current_num_threads()));
+        let mut slots = n_chunks.min(MAX_CHUNKS).min(fit.max(threads));
+        if slots < n_chunks.min(MAX_CHUNKS) {
+            slots = (slots / threads).max(1) * threads;
+        }
         Self::new(slots, len)
     }
 
     pub fn len(&self) -> usize {
         self.slots[0].len()
+    }
+
+    /// Number of accumulators (memory: 8 [`OrderedSum::len`] bytes each).
+    pub fn n_slots(&self) -> usize {
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {

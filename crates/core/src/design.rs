@@ -13,9 +13,10 @@
 //!
 //! The passes visit the rows of one source at a time through [`normal_rows`] (N p),
 //! [`product_rows`] (A x), [`transpose_rows`] (Aᵀu) and [`bidiag_rows`] (LSQR's fused step);
-//! each is compiled twice, portable and with AVX2, and chosen at run time
-//! ([`set_simd`]); the row types keep both to the same arithmetic, so the choice changes speed,
-//! never a bit of the result.
+//! each is compiled twice, portable and with AVX2 + FMA, and chosen at run time
+//! ([`set_simd`]); the row types keep both to the same arithmetic (a fused multiply–add is
+//! `f64::mul_add` in the one, `vfmadd` in the other, both rounded once), so the choice changes
+//! speed, never a bit of the result.
 
 /// The unit σ₀ (rad) in which the whitened rows are expressed: w = (σ₀/σ)².
 pub const SIGMA_UNIT: f64 = 1e-9;
@@ -47,11 +48,11 @@ pub trait GlobalPart {
 ///
 /// The `*_row` methods are the per-row work of the passes; the batched functions below
 /// ([`normal_rows`], [`product_rows`], [`transpose_rows`], [`bidiag_rows`]) run them over the
-/// rows of one source, with `SIMD = true` inside a function compiled for AVX2 where the CPU
-/// has it, else with `SIMD = false`. A row type may use AVX2 intrinsics when `SIMD` is true,
-/// but both forms must do the same IEEE operations in the same order, without fused
-/// multiply–adds (Rust never contracts a·b + c on its own), so that every machine and both
-/// compilations give the same bits.
+/// rows of one source, with `SIMD = true` inside a function compiled for AVX2 and FMA where
+/// the CPU has them, else with `SIMD = false`. A row type may use AVX2/FMA intrinsics when
+/// `SIMD` is true, but both forms must do the same IEEE operations in the same order — a
+/// fused multiply–add written as `f64::mul_add` in the portable form (Rust never contracts
+/// a·b + c on its own) — so that every machine and both compilations give the same bits.
 pub trait DesignRow<const NS: usize>: GlobalPart + Copy + Default + Send + Sync {
     /// a_l,s (whitened).
     fn src(&self) -> &[f32; NS];
@@ -134,10 +135,10 @@ pub trait DesignRow<const NS: usize>: GlobalPart + Copy + Default + Send + Sync 
     }
 }
 
-/// Whether the passes may use their AVX2 compilation (0: not yet decided, 1: yes, 2: no).
+/// Whether the passes may use their AVX2 + FMA compilation (0: not yet decided, 1: yes, 2: no).
 static SIMD_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// Lets the passes use their AVX2 compilation where the CPU has it (`true`, the default) or
+/// Lets the passes use their AVX2 + FMA compilation where the CPU has it (`true`, the default) or
 /// keeps them on the portable one (`false`; benchmarks and the test that both give the same
 /// bits). The choice changes speed only.
 pub fn set_simd(enabled: bool) {
@@ -148,7 +149,7 @@ pub fn set_simd(enabled: bool) {
 fn cpu_has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2")
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -156,7 +157,7 @@ fn cpu_has_avx2() -> bool {
     }
 }
 
-/// True when the passes run their AVX2 compilation.
+/// True when the passes run their AVX2 + FMA compilation.
 #[inline]
 pub fn simd_enabled() -> bool {
     match SIMD_STATE.load(std::sync::atomic::Ordering::Relaxed) {
@@ -170,7 +171,7 @@ pub fn simd_enabled() -> bool {
 }
 
 /// Defines a batched pass over the rows of one source twice — the portable body
-/// (`SIMD = false`) and the body with `SIMD = true` compiled with AVX2 enabled — and a
+/// (`SIMD = false`) and the body with `SIMD = true` compiled with AVX2 and FMA enabled — and a
 /// dispatcher choosing at run time.
 macro_rules! batched {
     ($(#[$m:meta])* $name:ident, $avx:ident, $body:ident,
@@ -180,7 +181,7 @@ macro_rules! batched {
         $blk
 
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn $avx<const NS: usize, R: DesignRow<NS>>($($arg: $ty),*) -> $ret {
             $body::<NS, R, true>($($arg),*)
         }
@@ -190,7 +191,7 @@ macro_rules! batched {
         pub fn $name<const NS: usize, R: DesignRow<NS>>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if simd_enabled() {
-                // SAFETY: simd_enabled() is true only where the CPU has AVX2
+                // SAFETY: simd_enabled() is true only where the CPU has AVX2 and FMA
                 return unsafe { $avx::<NS, R>($($arg),*) };
             }
             $body::<NS, R, false>($($arg),*)
@@ -203,9 +204,13 @@ batched!(
     /// acc += Σ_l v_l a_l,g with v_l = a_lᵀ p.
     normal_rows, normal_rows_avx2, normal_rows_body,
     (rows: &[R], ps: &[f64; NS], pg: &[f64], ys: &mut [f64; NS], acc: &mut [f64]) -> () {
+        // a local y_s stays in registers (a store to `ys` must be kept up to date at every
+        // row that may panic)
+        let mut y = *ys;
         for r in rows {
-            r.normal_row::<SIMD>(ps, pg, ys, acc);
+            r.normal_row::<SIMD>(ps, pg, &mut y, acc);
         }
+        *ys = y;
     }
 );
 
@@ -223,9 +228,11 @@ batched!(
     /// y_s += Σ_l u_l a_l,s and acc += Σ_l u_l a_l,g for the rows of one source.
     transpose_rows, transpose_rows_avx2, transpose_rows_body,
     (rows: &[R], u: &[f64], ys: &mut [f64; NS], acc: &mut [f64]) -> () {
+        let mut y = *ys;
         for (r, &s) in rows.iter().zip(u) {
-            r.transpose_row::<SIMD>(s, ys, acc);
+            r.transpose_row::<SIMD>(s, &mut y, acc);
         }
+        *ys = y;
     }
 );
 
@@ -237,10 +244,12 @@ batched!(
     (rows: &[R], ps: &[f64; NS], pg: &[f64], c: f64, u: &mut [f64], ys: &mut [f64; NS],
      acc: &mut [f64]) -> f64 {
         let mut ss = 0.0;
+        let mut y = *ys;
         for (r, ui) in rows.iter().zip(u.iter_mut()) {
-            let w = r.bidiag_row::<SIMD>(ps, pg, c, ui, ys, acc);
+            let w = r.bidiag_row::<SIMD>(ps, pg, c, ui, &mut y, acc);
             ss += w * w;
         }
+        *ys = y;
         ss
     }
 );

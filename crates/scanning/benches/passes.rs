@@ -210,11 +210,8 @@ fn main() {
             // LSQR instead: u (8 B per row) and its five vectors of the unknowns
             let lsqr_vec_bytes = 8 * m + 5 * 8 * sys.n();
             // and the passes' accumulators of the global unknowns (one per chunk)
-            let slots = sys
-                .chunks
-                .len()
-                .min(astrosolve_core::chunks::MAX_CHUNKS)
-                .min((astrosolve_core::chunks::SLOT_BYTES / (8 * g).max(1)).max(threads));
+            let slots =
+                astrosolve_core::chunks::OrderedSum::for_chunks(sys.chunks.len(), g).n_slots();
             let acc_bytes = 8 * g * slots;
             let accounted =
                 (obs_bytes + design.bytes() + vec_bytes + 8 * sys.blocks.values.len() + acc_bytes)

@@ -9,12 +9,15 @@
 //! 72 bytes per row, f32 coefficients (whitened: multiplied by σ₀/σ); the global unknowns g are
 //! [attitude (4 per spline coefficient) | calibration (per unit)].
 //!
-//! The pass kernels (`DesignRow::normal_row` etc.) work in four f64 lanes: the basis as four
-//! Horner polynomials, the attitude coefficients B_m ∂/∂q as four 4-vectors, the dot products
-//! reduced by halves. In the passes' AVX2 compilation (`astrosolve_core::design`) they are
-//! written with intrinsics, one instruction per four lanes, and otherwise lane by lane: the
-//! same operations in the same order, no FMA, hence the same bits on every x86-64 machine
-//! (tested). About 13 cycles per row and thread with AVX2 (perf, 2.6 GHz EPYC).
+//! The pass kernels (`DesignRow::normal_row` etc.) work in four f64 lanes. With
+//! a = (a_s,0..3), c = (c_0..3), q = (∂/∂q_k), B_m = B_m(u) and the lane-wise products:
+//!   T = (B₀P₀ + B₁P₁) + (B₂P₂ + B₃P₃)   (P_m: the four unknowns q_k of spline coefficient j+m),
+//!   aᵀp = Σ_lanes(a⊙p_s + c⊙p_c + q⊙T) + c₄p_c,4 + a₄p_s,4,
+//! and the update acc_m += B_m (v q), acc_c += v c, y_s += v a_s — one reduction over lanes
+//! per row, every a·b + c a fused multiply–add. In the passes' AVX2 + FMA compilation
+//! (`astrosolve_core::design`) they are written with intrinsics, one instruction per four
+//! lanes, and otherwise lane by lane with `f64::mul_add`: the same operations in the same
+//! order, each rounded once, hence the same bits on every machine (tested).
 
 use astrosolve_core::{DesignRow, GlobalPart};
 use astrosolve_model::N_AL_CAL_MAX;
@@ -30,8 +33,7 @@ const CAL_INDEX_MASK: u32 = (1 << CAL_INDEX_BITS) - 1;
 pub const MAX_GLOBAL_UNKNOWNS: usize = CAL_INDEX_MASK as usize;
 
 /// Four f64 lanes; the helpers below are written lane by lane in one fixed order, which the
-/// AVX2 compilation of the passes turns into single vector instructions (no FMA: the same
-/// bits either way).
+/// AVX2 + FMA compilation of the passes does with single vector instructions (the same bits).
 type F4 = [f64; 4];
 
 #[inline(always)]
@@ -42,6 +44,17 @@ fn add4(a: F4, b: F4) -> F4 {
 #[inline(always)]
 fn mul4(a: F4, b: F4) -> F4 {
     [a[0] * b[0], a[1] * b[1], a[2] * b[2], a[3] * b[3]]
+}
+
+/// a ⊙ b + c, each lane rounded once.
+#[inline(always)]
+fn fma4(a: F4, b: F4, c: F4) -> F4 {
+    [
+        a[0].mul_add(b[0], c[0]),
+        a[1].mul_add(b[1], c[1]),
+        a[2].mul_add(b[2], c[2]),
+        a[3].mul_add(b[3], c[3]),
+    ]
 }
 
 #[inline(always)]
@@ -65,19 +78,25 @@ fn widen4(x: &[f32]) -> F4 {
     [x[0] as f64, x[1] as f64, x[2] as f64, x[3] as f64]
 }
 
-/// The four uniform cubic B-spline values at u ∈ [0, 1] (f32 in, f64 out):
-/// B₀ = (1 − u)³/6, B₁ = (3u³ − 6u² + 4)/6, B₂ = (−3u³ + 3u² + 3u + 1)/6, B₃ = u³/6,
-/// each as a Horner polynomial with integer coefficients (exact), then × 1/6: the same
-/// operations on four lanes.
+/// Horner coefficients of the uniform cubic B-spline basis, highest power first:
+/// B₀ = (1 − u)³/6, B₁ = (3u³ − 6u² + 4)/6, B₂ = (−3u³ + 3u² + 3u + 1)/6, B₃ = u³/6.
+const BASIS: [F4; 4] = [
+    [-1.0 / 6.0, 0.5, -0.5, 1.0 / 6.0],
+    [0.5, -1.0, 0.5, 0.0],
+    [-0.5, 0.0, 0.5, 0.0],
+    [1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0, 0.0],
+];
+
+/// The four uniform cubic B-spline values at u ∈ [0, 1] (f32 in, f64 out) on four lanes,
+/// each polynomial in Estrin's form (C₃u + C₂)u² + (C₁u + C₀) of fused multiply–adds
+/// ([`BASIS`]): two steps of latency instead of Horner's three.
 #[inline(always)]
 pub fn cubic_basis(u: f32) -> [f64; 4] {
-    const C3: F4 = [-1.0, 3.0, -3.0, 1.0];
-    const C2: F4 = [3.0, -6.0, 3.0, 0.0];
-    const C1: F4 = [-3.0, 0.0, 3.0, 0.0];
-    const C0: F4 = [1.0, 4.0, 1.0, 0.0];
-    let u = splat4(u as f64);
-    let h = add4(mul4(add4(mul4(add4(mul4(C3, u), C2), u), C1), u), C0);
-    mul4(h, splat4(1.0 / 6.0))
+    let u = u as f64;
+    let uu = splat4(u);
+    let hi = fma4(BASIS[0], uu, BASIS[1]);
+    let lo = fma4(BASIS[2], uu, BASIS[3]);
+    fma4(hi, splat4(u * u), lo)
 }
 
 /// One design row (see the module documentation).
@@ -125,7 +144,7 @@ impl ScanRow {
 type Coef = [F4; 4];
 
 impl ScanRow {
-    /// B_m(u) ∂/∂q_k.
+    /// B_m(u) ∂/∂q_k (the assembly's and the plain products' form of the attitude part).
     #[inline(always)]
     fn coef(&self) -> Coef {
         let b = cubic_basis(self.u);
@@ -151,20 +170,14 @@ impl ScanRow {
         hsum4(t) + self.cal_dot(x)
     }
 
-    /// Σ_k c_k x_{c₀+k}: the first four lanes ([`hsum4`]; the coefficients past `n_cal` are
-    /// zero, [`ScanRow::set_cal`]), then the fifth.
+    /// Σ_k c_k x_{c₀+k} (the coefficients past `n_cal` are zero, [`ScanRow::set_cal`]).
     #[inline(always)]
     fn cal_dot(&self, x: &[f64]) -> f64 {
         let c0 = self.cal_first();
         let n = self.n_cal();
-        let c = widen4(&self.c[..4]);
-        let xc: F4 = match x.get(c0..c0 + 4) {
-            Some(w) => load4(w),
-            None => std::array::from_fn(|k| if k < n { x[c0 + k] } else { 0.0 }),
-        };
-        let mut s = hsum4(mul4(c, xc));
-        if n > 4 {
-            s += self.c[4] as f64 * x[c0 + 4];
+        let mut s = 0.0;
+        for k in 0..n {
+            s += self.c[k] as f64 * x[c0 + k];
         }
         s
     }
@@ -187,10 +200,72 @@ impl ScanRow {
         }
     }
 
-    /// a_sᵀ p_s as hsum4 of the first four lanes, + a₄p₄.
+    /// The pass form of a_lᵀ p (module documentation): one lane reduction.
     #[inline(always)]
-    fn src_dot(a: &[f64; NS], p: &[f64; NS]) -> f64 {
-        hsum4(mul4([a[0], a[1], a[2], a[3]], [p[0], p[1], p[2], p[3]])) + a[4] * p[4]
+    fn pass_dot(&self, b: F4, ps: &[f64; NS], pg: &[f64]) -> f64 {
+        let a = self.att as usize;
+        let p = &pg[a..a + 16];
+        let t01 = fma4(
+            splat4(b[1]),
+            load4(&p[4..8]),
+            mul4(splat4(b[0]), load4(&p[0..4])),
+        );
+        let t23 = fma4(
+            splat4(b[3]),
+            load4(&p[12..16]),
+            mul4(splat4(b[2]), load4(&p[8..12])),
+        );
+        let t = mul4(widen4(&self.q), add4(t01, t23));
+        let c0 = self.cal_first();
+        let n = self.n_cal();
+        let xc: F4 = match pg.get(c0..c0 + 4) {
+            Some(w) => load4(w),
+            None => std::array::from_fn(|k| if k < n { pg[c0 + k] } else { 0.0 }),
+        };
+        let s = fma4(
+            widen4(&self.src[..4]),
+            load4(ps),
+            fma4(widen4(&self.c[..4]), xc, t),
+        );
+        let mut v = hsum4(s);
+        if n > 4 {
+            v = (self.c[4] as f64).mul_add(pg[c0 + 4], v);
+        }
+        (self.src[4] as f64).mul_add(ps[4], v)
+    }
+
+    /// The pass form of y_s += v a_s, acc += v a_g (module documentation).
+    #[inline(always)]
+    fn pass_axpy(&self, b: F4, v: f64, ys: &mut [f64; NS], acc: &mut [f64]) {
+        let vv = splat4(v);
+        let y4 = fma4(widen4(&self.src[..4]), vv, load4(ys));
+        ys[..4].copy_from_slice(&y4);
+        ys[4] = (self.src[4] as f64).mul_add(v, ys[4]);
+        let vq = mul4(widen4(&self.q), vv);
+        let a = self.att as usize;
+        let ya = &mut acc[a..a + 16];
+        for m in 0..4 {
+            let w = &mut ya[4 * m..4 * m + 4];
+            let r = fma4(splat4(b[m]), vq, load4(w));
+            w.copy_from_slice(&r);
+        }
+        let c0 = self.cal_first();
+        let n = self.n_cal();
+        match acc.get_mut(c0..c0 + 4) {
+            // the coefficients past n are zero: those lanes add nothing
+            Some(w) => {
+                let r = fma4(widen4(&self.c[..4]), vv, load4(w));
+                w.copy_from_slice(&r);
+                if n > 4 {
+                    acc[c0 + 4] = (self.c[4] as f64).mul_add(v, acc[c0 + 4]);
+                }
+            }
+            None => {
+                for k in 0..n {
+                    acc[c0 + k] = (self.c[k] as f64).mul_add(v, acc[c0 + k]);
+                }
+            }
+        }
     }
 }
 
@@ -249,17 +324,13 @@ impl DesignRow<NS> for ScanRow {
     ) {
         #[cfg(target_arch = "x86_64")]
         if SIMD {
-            // SAFETY: SIMD is true only inside the AVX2 compilation of the passes
+            // SAFETY: SIMD is true only inside the AVX2 + FMA compilation of the passes
             unsafe { avx::normal_row(self, ps, pg, ys, acc) };
             return;
         }
-        let coef = self.coef();
-        let a = self.src.map(|v| v as f64);
-        let v = self.global_dot(&coef, pg) + Self::src_dot(&a, ps);
-        for k in 0..NS {
-            ys[k] += a[k] * v;
-        }
-        self.global_axpy(&coef, v, acc);
+        let b = cubic_basis(self.u);
+        let v = self.pass_dot(b, ps, pg);
+        self.pass_axpy(b, v, ys, acc);
     }
 
     #[inline(always)]
@@ -269,8 +340,7 @@ impl DesignRow<NS> for ScanRow {
             // SAFETY: as in normal_row
             return unsafe { avx::product_row(self, ps, pg) };
         }
-        let a = self.src.map(|v| v as f64);
-        self.dot(pg) + Self::src_dot(&a, ps)
+        self.pass_dot(cubic_basis(self.u), ps, pg)
     }
 
     #[inline(always)]
@@ -281,10 +351,7 @@ impl DesignRow<NS> for ScanRow {
             unsafe { avx::transpose_row(self, s, ys, acc) };
             return;
         }
-        for (y, a) in ys.iter_mut().zip(&self.src) {
-            *y += *a as f64 * s;
-        }
-        self.axpy(s, acc);
+        self.pass_axpy(cubic_basis(self.u), s, ys, acc);
     }
 
     #[inline(always)]
@@ -302,25 +369,21 @@ impl DesignRow<NS> for ScanRow {
             // SAFETY: as in normal_row
             return unsafe { avx::bidiag_row(self, ps, pg, c, u, ys, acc) };
         }
-        let coef = self.coef();
-        let a = self.src.map(|v| v as f64);
-        let w = (self.global_dot(&coef, pg) + Self::src_dot(&a, ps)) - c * *u;
+        let b = cubic_basis(self.u);
+        let w = (-c).mul_add(*u, self.pass_dot(b, ps, pg));
         *u = w;
-        for k in 0..NS {
-            ys[k] += a[k] * w;
-        }
-        self.global_axpy(&coef, w, acc);
+        self.pass_axpy(b, w, ys, acc);
         w
     }
 }
 
-/// The row kernels with AVX2 intrinsics: operation for operation those of the portable code
-/// above (the F4 helpers), one 256-bit instruction per four lanes, no FMA — the same bits.
-/// Called only inside the passes' AVX2 compilation (`astrosolve_core::design`), where these
-/// `#[inline(always)]` bodies are inlined and compiled with AVX2 enabled.
+/// The row kernels with AVX2 + FMA intrinsics: operation for operation the portable
+/// `pass_dot` / `pass_axpy` above, one 256-bit instruction per four lanes — the same bits.
+/// Called only inside the passes' AVX2 + FMA compilation (`astrosolve_core::design`), where
+/// these `#[inline(always)]` bodies are inlined and compiled with both features enabled.
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{ScanRow, NS};
+    use super::{ScanRow, BASIS, NS};
     use std::arch::x86_64::*;
 
     #[inline(always)]
@@ -331,120 +394,117 @@ mod avx {
         }
     }
 
-    /// [`super::ScanRow::coef`].
     #[inline(always)]
-    unsafe fn coef(r: &ScanRow) -> [__m256d; 4] {
+    unsafe fn ld(c: &[f64; 4]) -> __m256d {
+        unsafe { _mm256_loadu_pd(c.as_ptr()) }
+    }
+
+    /// [`super::cubic_basis`].
+    #[inline(always)]
+    unsafe fn basis(r: &ScanRow) -> __m256d {
         unsafe {
-            let u = _mm256_set1_pd(r.u as f64);
-            let c3 = _mm256_setr_pd(-1.0, 3.0, -3.0, 1.0);
-            let c2 = _mm256_setr_pd(3.0, -6.0, 3.0, 0.0);
-            let c1 = _mm256_setr_pd(-3.0, 0.0, 3.0, 0.0);
-            let c0 = _mm256_setr_pd(1.0, 4.0, 1.0, 0.0);
-            let h = _mm256_add_pd(_mm256_mul_pd(c3, u), c2);
-            let h = _mm256_add_pd(_mm256_mul_pd(h, u), c1);
-            let h = _mm256_add_pd(_mm256_mul_pd(h, u), c0);
-            let b = _mm256_mul_pd(h, _mm256_set1_pd(1.0 / 6.0));
-            let q = _mm256_cvtps_pd(_mm_loadu_ps(r.q.as_ptr()));
+            let u = r.u as f64;
+            let uu = _mm256_set1_pd(u);
+            let hi = _mm256_fmadd_pd(ld(&BASIS[0]), uu, ld(&BASIS[1]));
+            let lo = _mm256_fmadd_pd(ld(&BASIS[2]), uu, ld(&BASIS[3]));
+            _mm256_fmadd_pd(hi, _mm256_set1_pd(u * u), lo)
+        }
+    }
+
+    /// B_m broadcast to four lanes.
+    #[inline(always)]
+    unsafe fn bm(b: __m256d) -> [__m256d; 4] {
+        unsafe {
             [
-                _mm256_mul_pd(_mm256_permute4x64_pd::<0x00>(b), q),
-                _mm256_mul_pd(_mm256_permute4x64_pd::<0x55>(b), q),
-                _mm256_mul_pd(_mm256_permute4x64_pd::<0xAA>(b), q),
-                _mm256_mul_pd(_mm256_permute4x64_pd::<0xFF>(b), q),
+                _mm256_permute4x64_pd::<0x00>(b),
+                _mm256_permute4x64_pd::<0x55>(b),
+                _mm256_permute4x64_pd::<0xAA>(b),
+                _mm256_permute4x64_pd::<0xFF>(b),
             ]
         }
     }
 
-    /// [`super::ScanRow::global_dot`].
     #[inline(always)]
-    unsafe fn global_dot(r: &ScanRow, coef: &[__m256d; 4], x: &[f64]) -> f64 {
-        unsafe {
-            let a = r.att as usize;
-            let p = x[a..a + 16].as_ptr();
-            let mut t = _mm256_mul_pd(coef[0], _mm256_loadu_pd(p));
-            t = _mm256_add_pd(t, _mm256_mul_pd(coef[1], _mm256_loadu_pd(p.add(4))));
-            t = _mm256_add_pd(t, _mm256_mul_pd(coef[2], _mm256_loadu_pd(p.add(8))));
-            t = _mm256_add_pd(t, _mm256_mul_pd(coef[3], _mm256_loadu_pd(p.add(12))));
-            hsum(t) + cal_dot(r, x)
-        }
+    unsafe fn widen(x: &[f32]) -> __m256d {
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(x[..4].as_ptr())) }
     }
 
-    /// [`super::ScanRow::cal_dot`].
+    /// [`super::ScanRow::pass_dot`].
     #[inline(always)]
-    unsafe fn cal_dot(r: &ScanRow, x: &[f64]) -> f64 {
+    unsafe fn pass_dot(r: &ScanRow, b: &[__m256d; 4], ps: &[f64; NS], pg: &[f64]) -> f64 {
         unsafe {
+            let a = r.att as usize;
+            let p = pg[a..a + 16].as_ptr();
+            let t01 = _mm256_fmadd_pd(
+                b[1],
+                _mm256_loadu_pd(p.add(4)),
+                _mm256_mul_pd(b[0], _mm256_loadu_pd(p)),
+            );
+            let t23 = _mm256_fmadd_pd(
+                b[3],
+                _mm256_loadu_pd(p.add(12)),
+                _mm256_mul_pd(b[2], _mm256_loadu_pd(p.add(8))),
+            );
+            let t = _mm256_mul_pd(widen(&r.q), _mm256_add_pd(t01, t23));
             let c0 = r.cal_first();
             let n = r.n_cal();
-            let c = _mm256_cvtps_pd(_mm_loadu_ps(r.c.as_ptr()));
-            let xc = match x.get(c0..c0 + 4) {
+            let xc = match pg.get(c0..c0 + 4) {
                 Some(w) => _mm256_loadu_pd(w.as_ptr()),
                 None => {
-                    let v: [f64; 4] = std::array::from_fn(|k| if k < n { x[c0 + k] } else { 0.0 });
+                    let v: [f64; 4] = std::array::from_fn(|k| if k < n { pg[c0 + k] } else { 0.0 });
                     _mm256_loadu_pd(v.as_ptr())
                 }
             };
-            let mut s = hsum(_mm256_mul_pd(c, xc));
+            let s = _mm256_fmadd_pd(
+                widen(&r.src),
+                _mm256_loadu_pd(ps.as_ptr()),
+                _mm256_fmadd_pd(widen(&r.c), xc, t),
+            );
+            let mut v = hsum(s);
             if n > 4 {
-                s += r.c[4] as f64 * x[c0 + 4];
+                v = (r.c[4] as f64).mul_add(pg[c0 + 4], v);
             }
-            s
+            (r.src[4] as f64).mul_add(ps[4], v)
         }
     }
 
-    /// [`super::ScanRow::global_axpy`].
+    /// [`super::ScanRow::pass_axpy`].
     #[inline(always)]
-    unsafe fn global_axpy(r: &ScanRow, coef: &[__m256d; 4], v: f64, y: &mut [f64]) {
+    unsafe fn pass_axpy(
+        r: &ScanRow,
+        b: &[__m256d; 4],
+        v: f64,
+        ys: &mut [f64; NS],
+        acc: &mut [f64],
+    ) {
         unsafe {
-            let a = r.att as usize;
-            let p = y[a..a + 16].as_mut_ptr();
             let vv = _mm256_set1_pd(v);
-            for (m, cm) in coef.iter().enumerate() {
+            let py = ys.as_mut_ptr();
+            _mm256_storeu_pd(py, _mm256_fmadd_pd(widen(&r.src), vv, _mm256_loadu_pd(py)));
+            ys[4] = (r.src[4] as f64).mul_add(v, ys[4]);
+            let vq = _mm256_mul_pd(widen(&r.q), vv);
+            let a = r.att as usize;
+            let p = acc[a..a + 16].as_mut_ptr();
+            for (m, bm) in b.iter().enumerate() {
                 let pm = p.add(4 * m);
-                _mm256_storeu_pd(
-                    pm,
-                    _mm256_add_pd(_mm256_loadu_pd(pm), _mm256_mul_pd(*cm, vv)),
-                );
+                _mm256_storeu_pd(pm, _mm256_fmadd_pd(*bm, vq, _mm256_loadu_pd(pm)));
             }
             let c0 = r.cal_first();
             let n = r.n_cal();
-            let yc = &mut y[c0..c0 + n];
-            let mut k = 0;
-            if n >= 4 {
-                let c = _mm256_cvtps_pd(_mm_loadu_ps(r.c.as_ptr()));
-                let pc = yc.as_mut_ptr();
-                _mm256_storeu_pd(pc, _mm256_add_pd(_mm256_loadu_pd(pc), _mm256_mul_pd(c, vv)));
-                k = 4;
+            match acc.get_mut(c0..c0 + 4) {
+                Some(w) => {
+                    let pc = w.as_mut_ptr();
+                    _mm256_storeu_pd(pc, _mm256_fmadd_pd(widen(&r.c), vv, _mm256_loadu_pd(pc)));
+                    if n > 4 {
+                        acc[c0 + 4] = (r.c[4] as f64).mul_add(v, acc[c0 + 4]);
+                    }
+                }
+                None => {
+                    for k in 0..n {
+                        acc[c0 + k] = (r.c[k] as f64).mul_add(v, acc[c0 + k]);
+                    }
+                }
             }
-            for (y, c) in yc[k..].iter_mut().zip(&r.c[k..n]) {
-                *y += *c as f64 * v;
-            }
-        }
-    }
-
-    /// The source part widened: lanes 0–3 and the fifth.
-    #[inline(always)]
-    unsafe fn src(r: &ScanRow) -> (__m256d, f64) {
-        unsafe {
-            (
-                _mm256_cvtps_pd(_mm_loadu_ps(r.src.as_ptr())),
-                r.src[4] as f64,
-            )
-        }
-    }
-
-    /// [`super::ScanRow::src_dot`].
-    #[inline(always)]
-    unsafe fn src_dot(a: __m256d, a4: f64, p: &[f64; NS]) -> f64 {
-        unsafe { hsum(_mm256_mul_pd(a, _mm256_loadu_pd(p.as_ptr()))) + a4 * p[4] }
-    }
-
-    /// y_s += v a_s.
-    #[inline(always)]
-    unsafe fn src_axpy(a: __m256d, a4: f64, v: f64, ys: &mut [f64; NS]) {
-        unsafe {
-            let p = ys.as_mut_ptr();
-            let r = _mm256_add_pd(_mm256_loadu_pd(p), _mm256_mul_pd(a, _mm256_set1_pd(v)));
-            _mm256_storeu_pd(p, r);
-            ys[4] += a4 * v;
         }
     }
 
@@ -457,30 +517,20 @@ mod avx {
         acc: &mut [f64],
     ) {
         unsafe {
-            let coef = coef(r);
-            let (a, a4) = src(r);
-            let v = global_dot(r, &coef, pg) + src_dot(a, a4, ps);
-            src_axpy(a, a4, v, ys);
-            global_axpy(r, &coef, v, acc);
+            let b = bm(basis(r));
+            let v = pass_dot(r, &b, ps, pg);
+            pass_axpy(r, &b, v, ys, acc);
         }
     }
 
     #[inline(always)]
     pub unsafe fn product_row(r: &ScanRow, ps: &[f64; NS], pg: &[f64]) -> f64 {
-        unsafe {
-            let coef = coef(r);
-            let (a, a4) = src(r);
-            global_dot(r, &coef, pg) + src_dot(a, a4, ps)
-        }
+        unsafe { pass_dot(r, &bm(basis(r)), ps, pg) }
     }
 
     #[inline(always)]
     pub unsafe fn transpose_row(r: &ScanRow, s: f64, ys: &mut [f64; NS], acc: &mut [f64]) {
-        unsafe {
-            let (a, a4) = src(r);
-            src_axpy(a, a4, s, ys);
-            global_axpy(r, &coef(r), s, acc);
-        }
+        unsafe { pass_axpy(r, &bm(basis(r)), s, ys, acc) }
     }
 
     #[inline(always)]
@@ -494,12 +544,10 @@ mod avx {
         acc: &mut [f64],
     ) -> f64 {
         unsafe {
-            let coef = coef(r);
-            let (a, a4) = src(r);
-            let w = (global_dot(r, &coef, pg) + src_dot(a, a4, ps)) - c * *u;
+            let b = bm(basis(r));
+            let w = (-c).mul_add(*u, pass_dot(r, &b, ps, pg));
             *u = w;
-            src_axpy(a, a4, w, ys);
-            global_axpy(r, &coef, w, acc);
+            pass_axpy(r, &b, w, ys, acc);
             w
         }
     }

@@ -1,0 +1,59 @@
+//! CPU cycles of the N p kernel alone, for comparing kernel variants on a busy machine:
+//! `perf stat -e cycles:u,instructions:u target/release/examples/kernel_cycles N` with N = 0
+//! and N = 200 passes over ≈3·10⁵ rows on one thread; the difference ÷ (N · rows) is the
+//! kernel's cycles per row, insensitive to other processes sharing the cores.
+
+use astrosolve_core::design::normal_rows;
+use astrosolve_core::outer::linearise;
+use astrosolve_core::{Design, SolverConfig};
+use astrosolve_model::MissionConfig;
+use astrosolve_scanning::*;
+use astrosolve_sim::{simulate_gaia, SimConfig};
+
+fn main() {
+    let passes: usize = std::env::args()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let s = simulate_gaia(
+        &MissionConfig::default(),
+        &SimConfig {
+            n_sources: 2500,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .unwrap();
+    let model = s.model();
+    let fr = FrameReference::new(&s.reference_positions, &s.truth_sources);
+    let start = ScanState {
+        params: s.start_sources.iter().map(|x| x.params).collect(),
+        attitude: s.start_attitude.clone(),
+        calibration: s.start_calibration.clone(),
+    };
+    let p = ScanningProblem::new(&model, &s.observations, start.clone(), FrameMode::Gaia, &fr);
+    let mut design = Design::default();
+    linearise(&p, &start, &mut design, false, &SolverConfig::scanning());
+    let g = design
+        .rows
+        .iter()
+        .map(|r| (r.att as usize + 16).max(r.cal_first() + r.n_cal()))
+        .max()
+        .unwrap_or(0);
+    let pg: Vec<f64> = (0..g).map(|j| ((j % 13) as f64 - 6.0) * 1e-3).collect();
+    let mut acc = vec![0.0; g];
+    let mut total = [0.0; NS];
+    for _ in 0..passes {
+        for i in 0..design.n_sources() {
+            let ps = [1e-3, -2e-3, 0.5e-3, 1e-4, -3e-4];
+            let mut y = [0.0; NS];
+            normal_rows(design.of_source(i), &ps, &pg, &mut y, &mut acc);
+            total[0] += y[0];
+        }
+    }
+    eprintln!(
+        "{} rows, {passes} passes, checksum {:e}",
+        design.n_rows(),
+        total[0] + acc.iter().sum::<f64>()
+    );
+}
