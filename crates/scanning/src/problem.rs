@@ -273,7 +273,16 @@ impl Problem<NS> for ScanningProblem<'_> {
         let glen = units_per_group * cal.n_per_unit();
         let n_groups = cal.n_units() / units_per_group.max(1);
         if glen > 0 {
-            lay.push_dense("calibration group", std::iter::repeat_n(glen, n_groups));
+            // every design row touches one unit; the groups' units are coupled only by the
+            // calibration-convention rows (`constraints`), 2 or 3 per group
+            let rows = cal.constraints(&self.model.instrument).len();
+            let max_rank = rows.div_ceil(n_groups.max(1));
+            lay.push_units(
+                "calibration group",
+                std::iter::repeat_n(glen, n_groups),
+                cal.n_per_unit(),
+                max_rank,
+            );
         }
         lay
     }
