@@ -461,11 +461,17 @@ impl<'d, const NS: usize, R: DesignRow<NS>> System<'d, NS, R> {
         z.copy_from_slice(r);
         let g0 = self.g0();
         let (z_s, z_g) = z.split_at_mut(g0);
-        z_s.par_chunks_mut(NS)
-            .zip(self.src_chol.par_iter())
-            .with_min_len(256)
-            .for_each(|(zs, l)| cholesky_solve_factored(l.as_flattened(), zs, NS));
-        self.blocks.solve_in_place(&self.layout, z_g);
+        // the two parts side by side: the banded attitude solve runs on one thread, the
+        // sources and the other blocks fill the rest (each element's operations unchanged)
+        rayon::join(
+            || {
+                z_s.par_chunks_mut(NS)
+                    .zip(self.src_chol.par_iter())
+                    .with_min_len(256)
+                    .for_each(|(zs, l)| cholesky_solve_factored(l.as_flattened(), zs, NS))
+            },
+            || self.blocks.solve_in_place(&self.layout, z_g),
+        );
     }
 
     /// One sweep of the simple iteration (block Gauss–Seidel between the sources and the
