@@ -3,7 +3,7 @@
 //! ns per observation of one CG and one LSQR iteration (whole iterations: the pass over the
 //! rows and the vector work), the bytes each pass reads, the resident bytes per observation,
 //! and a STREAM triad measured in the same run. CG is timed with the portable and with the
-//! AVX2 compilation of the passes (`astrosolve_core::design::set_simd`).
+//! AVX2 + FMA compilation of the passes (`astrosolve_core::design::set_simd`).
 //!
 //! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 to choose);
 //! figures also in target/bench/passes.json.
