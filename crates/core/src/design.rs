@@ -142,11 +142,11 @@ static SIMD_STATE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::ne
 /// keeps them on the portable one (`false`; benchmarks and the test that both give the same
 /// bits). The choice changes speed only.
 pub fn set_simd(enabled: bool) {
-    let v = if enabled && cpu_has_avx2() { 1 } else { 2 };
+    let v = if enabled && cpu_has_avx2_fma() { 1 } else { 2 };
     SIMD_STATE.store(v, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn cpu_has_avx2() -> bool {
+fn cpu_has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
