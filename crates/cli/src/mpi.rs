@@ -477,7 +477,7 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
         }
         empty_ranks_note(shares.chunks_exact(4).map(|s| s[0] == s[1]));
     }
-    let p = Problem {
+    let mut p = Problem {
         mission: part.dataset.mission.clone(),
         ds: part.dataset,
         truth: part.truth,
@@ -485,7 +485,13 @@ fn solve_scanning(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resu
         comm: comm.clone(),
         source_range: range.clone(),
         chunks: part.chunks,
+        spilled: None,
     };
+    if a.observations_on_disk {
+        // every rank its own file, in OUT as this rank sees it
+        let r = p.spill_observations(&a.out).map_err(|e| e.into());
+        agree(comm, command, r)?;
+    }
     let rank_ck = ck.for_rank(comm.as_ref(), range.clone());
     if !a.resume {
         clear_checkpoints(comm, command, &ck, &rank_ck)?;
@@ -573,6 +579,7 @@ fn solve_pointed(comm: &Arc<MpiComm>, command: &Command, a: &SolveArgs) -> Resul
     // refused before any work
     let r: Res = (|| {
         pointed::check_flags(opts)?;
+        pointed::check_solve_args(a)?;
         if root {
             // resuming finishes the solve whose checkpoints OUT holds: its outputs may be replaced
             prepare_out_dir(

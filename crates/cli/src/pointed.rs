@@ -240,10 +240,19 @@ pub fn plates(r: &Read) -> Result<PlateSolution, Box<dyn std::error::Error>> {
     Ok(plate)
 }
 
+/// Refuses the `solve` flags that apply to scanning data sets only.
+pub fn check_solve_args(a: &SolveArgs) -> Res {
+    if a.observations_on_disk {
+        return Err("--observations-on-disk does not apply to a pointed survey (its observations stay in memory); it is for scanning data sets".into());
+    }
+    Ok(())
+}
+
 pub fn solve(a: &SolveArgs) -> Res {
     // flags that do not apply to a pointed survey are refused before any work
     let opts = &a.solver;
     check_flags(opts)?;
+    check_solve_args(a)?;
     // resuming finishes the solve whose checkpoint OUT holds: its outputs may be replaced
     prepare_out_dir(&a.out, &SOLUTION_FILES, a.force || a.resume, &[&a.dir])?;
     let cfg = global_config(opts);

@@ -249,13 +249,23 @@ pub fn solve(a: &SolveArgs) -> Res {
         // a checkpoint of an earlier solve (--force) is not resumed from by accident
         ck.remove()?;
     }
-    let p = Problem::read(&a.dir)?;
+    let mut p = Problem::read(&a.dir)?;
     println!(
         "read {} sources and {} observations from {}",
         p.ds.sources.len(),
         p.ds.observations.len(),
         a.dir.display()
     );
+    if a.observations_on_disk {
+        p.spill_observations(&a.out)?;
+        if let Some(f) = &p.spilled {
+            println!(
+                "observations on disk during the solve: {:.2} GB in {} (removed already)",
+                f.file_bytes() as f64 * 1e-9,
+                a.out.display()
+            );
+        }
+    }
     solve_problem(&p, &a.solver, &a.out, Some(&ck))
 }
 

@@ -237,4 +237,49 @@ fn direct_and_lsqr_solvers_from_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(lsq.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["solver"], "lsqr");
     assert!(report["lsqr_sigma_over_block"][2].as_f64().unwrap() > 0.0);
+
+    // the same solve with the observations on disk: the same catalogue to the bit, and no
+    // scratch file left in OUT
+    let disk = dir.path().join("lsqr-disk");
+    let out = astrosolve()
+        .args([
+            "solve",
+            sim.to_str().unwrap(),
+            "--out",
+            disk.to_str().unwrap(),
+        ])
+        .args(["--solver", "lsqr", "--min-visibility-periods", "3"])
+        .args(["--max-outer", "2", "--min-attitude-redundancy", "0"])
+        .args(["--allow-unconverged", "--observations-on-disk"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        log.contains("observations on disk during the solve"),
+        "{log}"
+    );
+    let (a, b) = (
+        astrosolve_io::read_catalogue(lsq.join("catalogue.parquet")).unwrap(),
+        astrosolve_io::read_catalogue(disk.join("catalogue.parquet")).unwrap(),
+    );
+    assert_eq!(a.sources.len(), b.sources.len());
+    for (x, y) in a.sources.iter().zip(&b.sources) {
+        let bits = |s: &astrosolve_model::source::Source| {
+            let p = &s.params;
+            [p.ra, p.dec, p.parallax, p.pmra, p.pmdec].map(f64::to_bits)
+        };
+        assert_eq!(bits(x), bits(y), "source {}", x.source_id);
+    }
+    let left: Vec<_> = std::fs::read_dir(&disk)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".astrosolve-observations"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

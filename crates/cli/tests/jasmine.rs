@@ -153,6 +153,10 @@ fn jasmine_bad_inputs_give_clear_errors() {
             &["--pseudo-inverse", "--solver", "direct"][..],
             "--pseudo-inverse does not apply",
         ),
+        (
+            &["--observations-on-disk"][..],
+            "--observations-on-disk does not apply to a pointed survey",
+        ),
     ] {
         let o = dir.path().join("refused");
         let mut args = vec!["solve", s, "--out", o.to_str().unwrap()];

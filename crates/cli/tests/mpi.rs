@@ -353,22 +353,44 @@ fn mpi_ranks_give_the_single_process_solution() {
         for n in [2, 3] {
             let out = dir.path().join(format!("{solver}-{n}"));
             let t = Instant::now();
+            let mut a = args(&out);
+            // one case with every rank's observations on disk: the same bits too
+            let on_disk = solver == "lsqr" && n == 3;
+            if on_disk {
+                a.push("--observations-on-disk".into());
+            }
             let log = run_ok(
-                &mut mpirun(
-                    n,
-                    &bin,
-                    &args(&out).iter().map(String::as_str).collect::<Vec<_>>(),
-                ),
+                &mut mpirun(n, &bin, &a.iter().map(String::as_str).collect::<Vec<_>>()),
                 &format!("{solver}, mpirun -np {n}"),
             );
             timing += &format!(", -np {n} {:.1} s", t.elapsed().as_secs_f64());
             // rank 0 alone prints: one summary, one line per rank
             assert_eq!(log.matches("wrote ").count(), 1, "{log}");
             assert!(log.contains(&format!("on {n} MPI ranks")), "{log}");
-            compare(&format!("gaia {solver} -np {n}"), &out, &one, &mut diffs);
+            let case = if on_disk {
+                format!("gaia {solver} -np {n}, observations on disk")
+            } else {
+                format!("gaia {solver} -np {n}")
+            };
+            compare(&case, &out, &one, &mut diffs);
             for r in 0..n {
                 let ck = out.join(format!("checkpoint.rank{r}.bin"));
                 assert!(!ck.exists(), "{} left behind", ck.display());
+            }
+            if on_disk {
+                let left = std::fs::read_dir(&out)
+                    .unwrap()
+                    .filter_map(|e| e.ok())
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with(".astrosolve-obs")
+                    })
+                    .count();
+                assert_eq!(
+                    left, 0,
+                    "scratch files of --observations-on-disk left in OUT"
+                );
             }
         }
         timing += "\n";

@@ -50,6 +50,10 @@ pub enum SolveError {
     /// a system too ill-conditioned for the solver): the message names the unknown.
     #[error("{0}")]
     NonFinite(String),
+    /// The observations could not be read (a store on disk, `astrosolve_model::ObservationStore`):
+    /// the message names the file and the source.
+    #[error("reading the observations: {0}")]
+    Data(String),
     /// Interrupted by the caller (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

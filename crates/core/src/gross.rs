@@ -310,13 +310,16 @@ fn lower_median(v: &mut [f64]) -> Option<f64> {
 }
 
 /// Linearises every source of `p` at `state` and screens the rows (see the module
-/// documentation).
-pub fn screen<const NS: usize, P: Problem<NS>>(p: &P, state: &P::State) -> Screening {
+/// documentation). Err: the observations of a source could not be read.
+pub fn screen<const NS: usize, P: Problem<NS>>(
+    p: &P,
+    state: &P::State,
+) -> Result<Screening, SolveError> {
     let offsets = p.row_offsets();
     let chunks = split_by_rows(offsets);
     let parts: Vec<Vec<Entry>> = chunks
         .par_iter()
-        .map(|range| {
+        .map(|range| -> Result<Vec<Entry>, SolveError> {
             let mut out = Vec::with_capacity(offsets[range.end] - offsets[range.start]);
             let mut rows: Vec<P::Row> = Vec::new();
             let mut meta: Vec<RowMeta> = Vec::new();
@@ -327,7 +330,7 @@ pub fn screen<const NS: usize, P: Problem<NS>>(p: &P, state: &P::State) -> Scree
                 rows.resize(n, P::Row::default());
                 meta.clear();
                 meta.resize(n, RowMeta::default());
-                p.linearise_source(state, i, &mut rows, &mut meta);
+                p.linearise_source(state, i, &mut rows, &mut meta)?;
                 let first = out.len();
                 for (row, m) in rows.iter().zip(&meta) {
                     out.push(Entry {
@@ -355,11 +358,11 @@ pub fn screen<const NS: usize, P: Problem<NS>>(p: &P, state: &P::State) -> Scree
                     }
                 }
             }
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let entries: Vec<Entry> = parts.into_iter().flatten().collect();
-    classify(&entries, offsets)
+    Ok(classify(&entries, offsets))
 }
 
 /// The rule of the module documentation over all rows (`offsets` as [`Problem::row_offsets`]).

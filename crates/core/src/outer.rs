@@ -91,14 +91,14 @@ pub trait Problem<const NS: usize>: Sync {
     }
     /// Linearises source i at `state`: fills `rows` with its design rows (derivatives and the
     /// residual observed − computed, rad; not yet whitened) and `meta` with their σ, times and
-    /// kinds.
+    /// kinds. Err ([`SolveError::Data`]): its observations could not be read.
     fn linearise_source(
         &self,
         state: &Self::State,
         i: usize,
         rows: &mut [Self::Row],
         meta: &mut [RowMeta],
-    );
+    ) -> Result<(), SolveError>;
     /// The global unknowns and their diagonal blocks.
     fn global_layout(&self, state: &Self::State) -> GlobalLayout;
     /// Pseudo-observations on the global unknowns and damping, at `state`.
@@ -405,13 +405,14 @@ pub fn linearise<const NS: usize, P: Problem<NS>>(
     design: &mut Design<P::Row>,
     robust: bool,
     cfg: &SolverConfig,
-) -> Vec<SourceWeighting> {
+) -> Result<Vec<SourceWeighting>, SolveError> {
     linearise_screened(p, state, design, robust, cfg, None)
 }
 
 /// [`linearise`], leaving out the rows the start-up screening rejected ([`crate::gross`]) and
 /// rows with a non-finite value or a σ that is no measurement's; those get zero weight and,
-/// if primary, count as bad observations of their source.
+/// if primary, count as bad observations of their source. Err: the first source (in index
+/// order) whose observations could not be read.
 pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
     p: &P,
     state: &P::State,
@@ -419,7 +420,7 @@ pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
     robust: bool,
     cfg: &SolverConfig,
     screen: Option<&Screening>,
-) -> Vec<SourceWeighting> {
+) -> Result<Vec<SourceWeighting>, SolveError> {
     let n_src = p.n_sources();
     let offsets = p.row_offsets();
     if design.offsets.as_slice() != offsets {
@@ -444,6 +445,8 @@ pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
         rest = b;
     }
     let w_slices = split_mut(&mut weights, &chunks, 1);
+    // the first source that could not be read, and why
+    let failed: std::sync::Mutex<Option<(usize, SolveError)>> = std::sync::Mutex::new(None);
     row_slices
         .into_par_iter()
         .zip(w_slices)
@@ -457,7 +460,13 @@ pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
                 let r = &mut rows[offsets[i] - base..offsets[i + 1] - base];
                 meta.clear();
                 meta.resize(r.len(), RowMeta::default());
-                p.linearise_source(state, i, r, &mut meta);
+                if let Err(e) = p.linearise_source(state, i, r, &mut meta) {
+                    let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                    if f.as_ref().is_none_or(|(j, _)| i < *j) {
+                        *f = Some((i, e));
+                    }
+                    return;
+                }
                 // rows not to use: a NaN σ gives them zero weight
                 let mut n_left_out = 0u32;
                 let rejected =
@@ -495,7 +504,10 @@ pub fn linearise_screened<const NS: usize, P: Problem<NS>>(
                 }
             }
         });
-    weights
+    match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(weights),
+    }
 }
 
 /// Assembles the normal equations of a linearisation (`design` and `weights` from
@@ -866,7 +878,10 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     let mut robust_iterations = 0usize;
     let mut settled = false;
     // gross outliers at the starting point, left out of every step (robust solves)
-    let screen = cfg.robust.then(|| crate::gross::screen(p, &state));
+    let screen = match cfg.robust {
+        true => Some(agree(comm, crate::gross::screen(p, &state))?),
+        false => None,
+    };
     let mut first = 0;
     if let Some(ck) = from {
         if comm.size() > 1 {
@@ -900,7 +915,10 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     for outer in first..cfg.max_outer {
         let t_outer = Instant::now();
         let robust_now = cfg.robust && settled;
-        let weights = linearise_screened(p, &state, &mut design, robust_now, cfg, screen.as_ref());
+        let weights = agree(
+            comm,
+            linearise_screened(p, &state, &mut design, robust_now, cfg, screen.as_ref()),
+        )?;
         layout = p.global_layout(&state);
         if redundancy_report.is_none() {
             let (mut red, per_block) = redundancy(&design, &layout, &weights, comm);
@@ -1072,7 +1090,10 @@ pub fn solve_resumable<const NS: usize, P: Problem<NS>>(
     let mut smallest = None;
     let mut full: Option<Vec<[[f64; NS]; NS]>> = None;
     if cfg.method == Method::Direct && (cfg.covariance || cfg.spectrum) {
-        let weights = linearise_screened(p, &state, &mut design, cfg.robust, cfg, screen.as_ref());
+        let weights = agree(
+            comm,
+            linearise_screened(p, &state, &mut design, cfg.robust, cfg, screen.as_ref()),
+        )?;
         let (sys, _) = agree(comm, system(p, &state, &design, &weights))?;
         if cfg.spectrum {
             let ev = agree(comm, Reduced::assemble(&sys, false).spectrum())?;

@@ -42,6 +42,7 @@ mod partition;
 mod pointed;
 mod reference;
 mod sink;
+pub mod spill;
 mod table;
 pub mod tabular;
 mod toml_io;
@@ -82,6 +83,7 @@ pub use pointed::{
 };
 pub use reference::{read_reference_positions, write_reference_positions, REFERENCE_FILE};
 pub use sink::{SinkColumn, SinkKind, SinkValues, TableSink};
+pub use spill::ObservationFile;
 pub use toml_io::{parse_toml, read_mission, read_toml, write_mission, write_toml};
 
 /// Key-value metadata keys of the Parquet files.

@@ -217,6 +217,62 @@ fn observations_roundtrip_including_al_only() {
     assert_eq!(t.value(5), set.obs[5].t);
 }
 
+/// Observations kept on disk during a solve come back bit for bit, source by source (AL-only
+/// ones with their NaN ζ), from any thread; the scratch file's name is gone once it is open,
+/// and an existing file is not overwritten.
+#[test]
+fn observation_file_returns_every_source_bit_for_bit() {
+    use astrosolve_model::{Observation, ObservationSet, ObservationStore};
+    let d = tmp();
+    let path = d.path().join("obs.bin");
+    let mut rng = Rng::new(4);
+    let m = mission();
+    let set = ObservationSet::from_unsorted(observations(&mut rng, &m, 40, 2000).obs, 40);
+    let file = ObservationFile::create(&path, &set).unwrap();
+    assert_eq!(file.file_bytes(), 32 + 52 * 2000);
+    #[cfg(unix)]
+    assert!(!path.exists());
+    assert_eq!(file.source_offsets(), &set.source_offsets[..]);
+    let bits = |o: &Observation| {
+        (
+            o.source_index,
+            o.fov,
+            o.row,
+            o.strip,
+            [o.t, o.eta, o.zeta, o.sigma_eta, o.sigma_zeta, o.ac_coord].map(f64::to_bits),
+        )
+    };
+    let check = |i: usize| {
+        let mut n = 0;
+        file.with_source(i, &mut |obs| {
+            assert_eq!(obs.len(), set.of_source(i).len());
+            for (a, b) in obs.iter().zip(set.of_source(i)) {
+                assert_eq!(bits(a), bits(b), "source {i}");
+            }
+            n += 1;
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+    };
+    std::thread::scope(|sc| {
+        sc.spawn(|| (0..40).rev().for_each(check));
+        (0..40).for_each(check);
+    });
+    // a read from inside a read (its own buffers)
+    file.with_source(3, &mut |a| {
+        file.with_source(4, &mut |b| assert_eq!(b.len(), set.of_source(4).len()))
+            .unwrap();
+        assert_eq!(a.len(), set.of_source(3).len());
+    })
+    .unwrap();
+    // never over a file that exists
+    let taken = d.path().join("taken.bin");
+    std::fs::write(&taken, b"keep").unwrap();
+    let e = ObservationFile::create(&taken, &set).unwrap_err();
+    assert!(matches!(e, IoError::Exists { .. }), "{e}");
+    assert_eq!(std::fs::read(&taken).unwrap(), b"keep");
+}
+
 #[test]
 fn attitude_roundtrip_is_bit_exact() {
     let d = tmp();

@@ -36,6 +36,6 @@ pub use ephemeris::{EarthEphemeris, Ephemeris, GaiaL2Ephemeris, TabulatedEphemer
 pub use instrument::{Fov, Instrument, InstrumentConfig};
 pub use mission::MissionConfig;
 pub use model::{GaiaModel, Geometry, Linearised, SourceJets, N_DUAL};
-pub use obs::{Observation, ObservationSet};
+pub use obs::{Observation, ObservationSet, ObservationStore};
 pub use scalar::Real;
 pub use source::{SourceParams, N_SRC_MAX};

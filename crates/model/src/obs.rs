@@ -91,6 +91,45 @@ impl ObservationSet {
     }
 }
 
+/// Where a solve reads the observations from, source by source: memory ([`ObservationSet`]) or
+/// a file read again at every linearisation (`astrosolve_io::ObservationFile`, as AGIS reads
+/// its observations from the database each outer iteration), so that the records need not stay
+/// resident beside the design rows.
+pub trait ObservationStore: Sync {
+    /// Observations of source i are numbered `source_offsets()[i]..source_offsets()[i + 1]`.
+    fn source_offsets(&self) -> &[usize];
+
+    /// Calls `f` with the observations of source i, in time order (their `source_index` is i).
+    /// Err: they could not be read (the message names the file and the source).
+    fn with_source(&self, i: usize, f: &mut dyn FnMut(&[Observation])) -> Result<(), String>;
+
+    fn n_sources(&self) -> usize {
+        self.source_offsets().len().saturating_sub(1)
+    }
+
+    /// Number of observations.
+    fn n_observations(&self) -> usize {
+        self.source_offsets().last().copied().unwrap_or(0)
+    }
+
+    /// Observations of source i.
+    fn count(&self, i: usize) -> usize {
+        let o = self.source_offsets();
+        o[i + 1] - o[i]
+    }
+}
+
+impl ObservationStore for ObservationSet {
+    fn source_offsets(&self) -> &[usize] {
+        &self.source_offsets
+    }
+
+    fn with_source(&self, i: usize, f: &mut dyn FnMut(&[Observation])) -> Result<(), String> {
+        f(self.of_source(i));
+        Ok(())
+    }
+}
+
 /// Contiguous ranges of sources, one per rank, balanced by observation count: rank r gets the
 /// sources whose observations lie, by their middle, between r/n and (r+1)/n of the total (an MPI rank's share,
 /// core::comm). Every rank gets a range (possibly empty); together they cover `0..counts.len()`.

@@ -136,7 +136,7 @@ impl CoreProblem<N_SRC> for GlobalProblem<'_> {
         s: usize,
         rows: &mut [PointedRow],
         meta: &mut [RowMeta],
-    ) {
+    ) -> Result<(), SolveError> {
         let p = self.p;
         let model = &p.model;
         let t = model.n_terms();
@@ -193,6 +193,7 @@ impl CoreProblem<N_SRC> for GlobalProblem<'_> {
             meta[2 * k] = m;
             meta[2 * k + 1] = m;
         }
+        Ok(())
     }
 
     fn global_layout(&self, st: &State) -> GlobalLayout {

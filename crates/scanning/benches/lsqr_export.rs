@@ -58,7 +58,7 @@ fn main() {
     };
     let p = ScanningProblem::new(&model, &s.observations, start.clone(), FrameMode::Gaia, &fr);
     let mut design = Design::default();
-    let w = linearise(&p, &start, &mut design, false, &SolverConfig::scanning());
+    let w = linearise(&p, &start, &mut design, false, &SolverConfig::scanning()).unwrap();
     let (sys, _) = system(&p, &start, &design, &w).unwrap();
     let rows = Rows::new(&sys);
     let pre = Preconditioned::new(&rows, LsqrPreconditioner::Columns);

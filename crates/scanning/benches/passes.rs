@@ -104,7 +104,7 @@ fn main() {
             let n_sources = (target / 128.0) as usize;
             let rss0 = rss_bytes();
             let t = Instant::now();
-            let s = simulate_gaia(
+            let mut s = simulate_gaia(
                 &MissionConfig::default(),
                 &SimConfig {
                     n_sources,
@@ -128,7 +128,7 @@ fn main() {
             let cfg = SolverConfig::scanning();
             let mut design = Design::default();
             let t = Instant::now();
-            let w = linearise(&p, &start, &mut design, false, &cfg);
+            let w = linearise(&p, &start, &mut design, false, &cfg).unwrap();
             let t_lin = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let (sys, mut ws) = system(&p, &start, &design, &w).unwrap();
@@ -216,12 +216,40 @@ fn main() {
             let accounted =
                 (obs_bytes + design.bytes() + vec_bytes + 8 * sys.blocks.values.len() + acc_bytes)
                     as f64;
+            let n_src = sys.n_src;
+            // the observations on disk (--observations-on-disk): spilled, dropped from memory,
+            // the rows linearised again from the file (the same rows, bit for bit)
+            drop(pre);
+            drop(rows);
+            drop(sys);
+            drop(ws);
+            drop(p);
+            let spill_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+                "../../target/bench/.passes-observations-{}.bin",
+                std::process::id()
+            ));
+            let file =
+                astrosolve_io::ObservationFile::create(&spill_path, &s.observations).unwrap();
+            let rows_in_memory = design.rows.clone();
+            s.observations.obs = Vec::new();
+            let pd = ScanningProblem::on_store(&model, &file, start.clone(), FrameMode::Gaia, &fr)
+                .unwrap();
+            let t = Instant::now();
+            linearise(&pd, &start, &mut design, false, &cfg).unwrap();
+            let t_lin_disk = t.elapsed().as_secs_f64();
+            assert!(
+                design.rows == rows_in_memory,
+                "the rows linearised from the file differ from those from memory"
+            );
+            drop(rows_in_memory);
+            let rss_disk = rss_bytes();
+            let accounted_disk = accounted - obs_bytes as f64 + file.resident_bytes() as f64;
             let ns = |t: f64| t / n_obs as f64 * 1e9;
             let rec = serde_json::json!({
                 "measurements": ac,
                 "n_observations": n_obs,
                 "n_rows": n_rows,
-                "n_sources": sys.n_src,
+                "n_sources": n_src,
                 "n_global_unknowns": g,
                 "threads": threads,
                 "stream_triad_gb_s": bw,
@@ -254,6 +282,13 @@ fn main() {
                 "resident_accounted_bytes_per_obs_lsqr":
                     (accounted - vec_bytes as f64 + lsqr_vec_bytes as f64) / n_obs as f64,
                 "rss_growth_bytes_per_obs": (rss_cg.saturating_sub(rss0)) as f64 / n_obs as f64,
+                "observations_on_disk": {
+                    "file_bytes_per_obs": file.file_bytes() as f64 / n_obs as f64,
+                    "linearise_ns_per_row": t_lin_disk / n_rows as f64 * 1e9,
+                    "resident_accounted_bytes_per_obs": accounted_disk / n_obs as f64,
+                    // the whole process (with the simulation's truth and sources)
+                    "process_rss_bytes_per_obs": rss_disk as f64 / n_obs as f64,
+                },
             });
             println!("{}", serde_json::to_string_pretty(&rec).unwrap());
             out.push(rec);

@@ -33,7 +33,7 @@ fn main() {
     };
     let p = ScanningProblem::new(&model, &s.observations, start.clone(), FrameMode::Gaia, &fr);
     let mut design = Design::default();
-    linearise(&p, &start, &mut design, false, &SolverConfig::scanning());
+    linearise(&p, &start, &mut design, false, &SolverConfig::scanning()).unwrap();
     let g = design
         .rows
         .iter()

@@ -31,7 +31,8 @@ use astrosolve_core::{
 use astrosolve_model::quat;
 use astrosolve_model::units::UAS;
 use astrosolve_model::{
-    BSplineAttitude, Calibration, GaiaModel, ObservationSet, SourceJets, SourceParams,
+    BSplineAttitude, Calibration, GaiaModel, Observation, ObservationSet, ObservationStore,
+    SourceJets, SourceParams,
 };
 
 /// Weight of the quaternion-norm pseudo-observations.
@@ -54,7 +55,8 @@ pub struct ScanState {
 /// Observations, model and frame information of a scanning mission.
 pub struct ScanningProblem<'a> {
     pub model: &'a GaiaModel,
-    pub obs: &'a ObservationSet,
+    /// The observations: in memory or read from a file at every linearisation.
+    obs: &'a dyn ObservationStore,
     pub frame_mode: FrameMode,
     pub frame_ref: &'a FrameReference,
     /// The starting state (min-norm frame, quaternion norms).
@@ -140,15 +142,47 @@ impl<'a> ScanningProblem<'a> {
         frame_mode: FrameMode,
         frame_ref: &'a FrameReference,
     ) -> Self {
+        let n_ac = (0..obs.n_sources())
+            .map(|i| obs.of_source(i).iter().filter(|o| o.has_ac()).count())
+            .collect();
+        Self::with_ac_counts(model, obs, n_ac, start, frame_mode, frame_ref)
+    }
+
+    /// [`ScanningProblem::new`] over observations in any store (a file read again at every
+    /// linearisation: `astrosolve_io::ObservationFile`); reads them once here to count the
+    /// rows. Err: they could not be read.
+    pub fn on_store(
+        model: &'a GaiaModel,
+        obs: &'a dyn ObservationStore,
+        start: ScanState,
+        frame_mode: FrameMode,
+        frame_ref: &'a FrameReference,
+    ) -> Result<Self, SolveError> {
+        let mut n_ac = Vec::with_capacity(obs.n_sources());
+        for i in 0..obs.n_sources() {
+            obs.with_source(i, &mut |o| {
+                n_ac.push(o.iter().filter(|o| o.has_ac()).count())
+            })
+            .map_err(SolveError::Data)?;
+        }
+        Ok(Self::with_ac_counts(
+            model, obs, n_ac, start, frame_mode, frame_ref,
+        ))
+    }
+
+    /// `n_ac[i]`: the AC measurements of source i.
+    fn with_ac_counts(
+        model: &'a GaiaModel,
+        obs: &'a dyn ObservationStore,
+        n_ac: Vec<usize>,
+        start: ScanState,
+        frame_mode: FrameMode,
+        frame_ref: &'a FrameReference,
+    ) -> Self {
         let mut row_offsets = Vec::with_capacity(obs.n_sources() + 1);
         row_offsets.push(0);
-        for i in 0..obs.n_sources() {
-            let n: usize = obs
-                .of_source(i)
-                .iter()
-                .map(|o| 1 + o.has_ac() as usize)
-                .sum();
-            row_offsets.push(row_offsets[i] + n);
+        for (i, n_ac) in n_ac.into_iter().enumerate() {
+            row_offsets.push(row_offsets[i] + obs.count(i) + n_ac);
         }
         let start_norms = start.attitude.coeffs.iter().map(coefficient_norm).collect();
         let chunks = crate::run::catalogue_chunks(obs);
@@ -165,46 +199,17 @@ impl<'a> ScanningProblem<'a> {
         }
     }
 
-    /// The problem as one rank's share of a distributed solve: `obs` (and the starting
-    /// sources) are the rank's own sources, `frame_ref` indexes them.
-    pub fn with_comm(mut self, comm: &'a dyn Comm) -> Self {
-        self.comm = comm;
-        self
+    /// AC measurements of source i (its rows beyond one per observation).
+    fn n_ac(&self, i: usize) -> usize {
+        self.row_offsets[i + 1] - self.row_offsets[i] - self.obs.count(i)
     }
 
-    /// The chunks of the solver's passes: this rank's share of the global chunks
-    /// (`crate::run::Problem::chunks`); by default those of `obs` as a whole catalogue.
-    pub fn with_chunks(mut self, chunks: Vec<std::ops::Range<usize>>) -> Self {
-        self.chunks = chunks;
-        self
-    }
-
-    /// Number of attitude unknowns (the first global unknowns).
-    pub fn n_attitude(&self) -> usize {
-        self.start.attitude.n_params()
-    }
-}
-
-impl Problem<NS> for ScanningProblem<'_> {
-    type State = ScanState;
-    type Row = ScanRow;
-
-    fn n_sources(&self) -> usize {
-        self.obs.n_sources()
-    }
-
-    fn row_offsets(&self) -> &[usize] {
-        &self.row_offsets
-    }
-
-    fn chunks(&self) -> Vec<std::ops::Range<usize>> {
-        self.chunks.clone()
-    }
-
-    fn linearise_source(
+    /// The rows of source i from its observations `obs` ([`Problem::linearise_source`]).
+    fn linearise_obs(
         &self,
         st: &ScanState,
         i: usize,
+        obs: &[Observation],
         rows: &mut [ScanRow],
         meta: &mut [RowMeta],
     ) {
@@ -217,7 +222,7 @@ impl Problem<NS> for ScanningProblem<'_> {
         let mut k = 0;
         // what the source's observations share, once (the same rows bit for bit)
         let sj = SourceJets::new(&st.params[i]);
-        for o in self.obs.of_source(i) {
+        for o in obs {
             let lin = self.model.linearise_source_obs(&sj, &st.attitude, cal, o);
             let x = (o.t - knots.t0) / knots.h;
             let u = (x - lin.att_index as f64) as f32;
@@ -263,6 +268,54 @@ impl Problem<NS> for ScanningProblem<'_> {
             }
         }
         debug_assert_eq!(k, rows.len());
+    }
+
+    /// The problem as one rank's share of a distributed solve: `obs` (and the starting
+    /// sources) are the rank's own sources, `frame_ref` indexes them.
+    pub fn with_comm(mut self, comm: &'a dyn Comm) -> Self {
+        self.comm = comm;
+        self
+    }
+
+    /// The chunks of the solver's passes: this rank's share of the global chunks
+    /// (`crate::run::Problem::chunks`); by default those of `obs` as a whole catalogue.
+    pub fn with_chunks(mut self, chunks: Vec<std::ops::Range<usize>>) -> Self {
+        self.chunks = chunks;
+        self
+    }
+
+    /// Number of attitude unknowns (the first global unknowns).
+    pub fn n_attitude(&self) -> usize {
+        self.start.attitude.n_params()
+    }
+}
+
+impl Problem<NS> for ScanningProblem<'_> {
+    type State = ScanState;
+    type Row = ScanRow;
+
+    fn n_sources(&self) -> usize {
+        self.obs.n_sources()
+    }
+
+    fn row_offsets(&self) -> &[usize] {
+        &self.row_offsets
+    }
+
+    fn chunks(&self) -> Vec<std::ops::Range<usize>> {
+        self.chunks.clone()
+    }
+
+    fn linearise_source(
+        &self,
+        st: &ScanState,
+        i: usize,
+        rows: &mut [ScanRow],
+        meta: &mut [RowMeta],
+    ) -> Result<(), SolveError> {
+        self.obs
+            .with_source(i, &mut |obs| self.linearise_obs(st, i, obs, rows, meta))
+            .map_err(SolveError::Data)
     }
 
     fn global_layout(&self, st: &ScanState) -> GlobalLayout {
@@ -413,16 +466,25 @@ impl Problem<NS> for ScanningProblem<'_> {
                 self.obs.n_sources()
             ));
         }
-        for (j, o) in self.obs.obs.iter().enumerate() {
-            if o.row as usize >= cal.n_rows
-                || o.strip as usize >= cal.n_strips
-                || !o.t.is_finite()
-                || o.source_index as usize >= st.params.len()
-            {
-                return refuse(format!(
-                    "observation {j} (source {}, CCD row {}, strip {}, t = {} days) lies outside the instrument ({} rows × {} strips) or has no finite time",
-                    o.source_index, o.row as usize + 1, o.strip as usize + 1, o.t, cal.n_rows, cal.n_strips
-                ));
+        let mut outside: Option<String> = None;
+        for i in 0..self.obs.n_sources() {
+            let first = self.obs.source_offsets()[i];
+            self.obs
+                .with_source(i, &mut |obs| {
+                    if let Some((j, o)) = obs.iter().enumerate().find(|(_, o)| {
+                        o.row as usize >= cal.n_rows
+                            || o.strip as usize >= cal.n_strips
+                            || !o.t.is_finite()
+                    }) {
+                        outside = Some(format!(
+                            "observation {} (source {i}, CCD row {}, strip {}, t = {} days) lies outside the instrument ({} rows × {} strips) or has no finite time",
+                            first + j, o.row as usize + 1, o.strip as usize + 1, o.t, cal.n_rows, cal.n_strips
+                        ));
+                    }
+                })
+                .map_err(SolveError::Data)?;
+            if let Some(m) = outside {
+                return refuse(m);
             }
         }
         match invalid_start(st) {
@@ -446,7 +508,7 @@ impl Problem<NS> for ScanningProblem<'_> {
         let per_unknown = rows_per_block[0] as f64 / (4 * n_coef) as f64;
         let n_ac: usize = (0..self.obs.n_sources())
             .filter(|&i| weights[i].solvable)
-            .map(|i| self.obs.of_source(i).iter().filter(|o| o.has_ac()).count())
+            .map(|i| self.n_ac(i))
             .sum();
         let n_ac = self.comm.sum_count(n_ac);
         let ac_per_unknown = n_ac as f64 / (4 * n_coef) as f64;

@@ -22,7 +22,7 @@ use astrosolve_model::source::{ReferencePosition, Source};
 use astrosolve_model::units::UAS;
 use astrosolve_model::{
     quat, BSplineAttitude, GaiaL2Ephemeris, GaiaModel, MissionConfig, ObservationSet,
-    TabulatedEphemeris,
+    ObservationStore, TabulatedEphemeris,
 };
 use astrosolve_sim::{simulate_gaia, SimConfig, Simulation};
 use serde::de::DeserializeOwned;
@@ -474,11 +474,18 @@ pub struct Problem {
     /// of every pass of the solver, so that chunk-aligned ranks reproduce the one-process
     /// bits (`astrosolve_model::obs::partition_chunks`).
     pub chunks: Vec<Range<usize>>,
+    /// The observations on disk after [`Problem::spill_observations`] (`ds.observations` then
+    /// keeps only its source offsets).
+    pub spilled: Option<io::ObservationFile>,
 }
 
 /// The global chunks of a whole catalogue's observations.
-pub fn catalogue_chunks(obs: &ObservationSet) -> Vec<Range<usize>> {
-    let counts: Vec<usize> = obs.source_offsets.windows(2).map(|w| w[1] - w[0]).collect();
+pub fn catalogue_chunks(obs: &dyn ObservationStore) -> Vec<Range<usize>> {
+    let counts: Vec<usize> = obs
+        .source_offsets()
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .collect();
     astrosolve_model::obs::chunk_sources(&counts)
 }
 
@@ -507,6 +514,7 @@ impl Problem {
             comm: Arc::new(Single),
             source_range: 0..n,
             chunks,
+            spilled: None,
         })
     }
 
@@ -523,6 +531,7 @@ impl Problem {
             comm: Arc::new(Single),
             source_range: 0..n,
             chunks,
+            spilled: None,
         }
     }
 
@@ -532,7 +541,10 @@ impl Problem {
     /// `comm`, and this problem's chunks that lie in the range. The observations of a rank are
     /// contiguous; cut at chunk boundaries (`astrosolve_model::obs::partition_chunks`) the
     /// ranks reproduce the one-process solution bit for bit.
+    /// Taken before [`Problem::spill_observations`] (a spilled problem's parts have no
+    /// observations).
     pub fn part(&self, range: Range<usize>, comm: Arc<dyn Comm>) -> Problem {
+        debug_assert!(self.spilled.is_none(), "part of a spilled problem");
         let n = self.ds.sources.len();
         let end = range.end.min(n);
         let start = range.start.min(end);
@@ -599,6 +611,35 @@ impl Problem {
             comm,
             source_range: first + start..first + end,
             chunks: astrosolve_model::obs::local_chunks(&self.chunks, &(start..end)),
+            spilled: None,
+        }
+    }
+
+    /// Moves the observations out of memory into a file in `dir` (on a disk), read again
+    /// source by source at every linearisation ([`io::ObservationFile`]: 52 bytes per
+    /// observation on disk; resident only the design rows, ≈ 75 instead of ≈ 130 bytes per
+    /// AL observation in all, docs/scaling.md). The solution is the same, bit for bit. The
+    /// file's name is removed at once on Unix (nothing is left in `dir`).
+    pub fn spill_observations(&mut self, dir: &Path) -> Result<(), RunError> {
+        if self.spilled.is_some() {
+            return Ok(());
+        }
+        let name = format!(
+            ".astrosolve-observations-{}-rank{}.bin",
+            std::process::id(),
+            self.comm.rank()
+        );
+        let file = io::ObservationFile::create(&dir.join(name), &self.ds.observations)?;
+        self.ds.observations.obs = Vec::new();
+        self.spilled = Some(file);
+        Ok(())
+    }
+
+    /// The observations: in memory, or on disk after [`Problem::spill_observations`].
+    pub fn observations(&self) -> &dyn ObservationStore {
+        match &self.spilled {
+            Some(f) => f,
+            None => &self.ds.observations,
         }
     }
 
@@ -657,7 +698,7 @@ pub fn solve(
     let model = p.model();
     Ok(crate::solve::solve_resumable_on(
         &model,
-        &p.ds.observations,
+        p.observations(),
         &p.ds.sources,
         &p.ds.attitude,
         &p.ds.calibration,
@@ -687,7 +728,7 @@ pub fn solve_checkpointed(
     ck.run_on(comm, |from, save| {
         crate::solve::solve_resumable_on(
             &model,
-            &p.ds.observations,
+            p.observations(),
             &p.ds.sources,
             &p.ds.attitude,
             &p.ds.calibration,
@@ -792,6 +833,7 @@ pub fn gather(p: &Problem, sol: &Solution) -> Result<Option<(Problem, Solution)>
         comm: Arc::new(Single),
         source_range: 0..n,
         chunks: Vec::new(),
+        spilled: None,
     };
     let mut s = clone_solution(sol);
     s.sources = results;

@@ -8,7 +8,7 @@ use astrosolve_core::checkpoint::{Checkpoint, CheckpointRef};
 use astrosolve_core::comm::{Comm, Single};
 use astrosolve_core::{Progress, SolveError, SolverConfig};
 use astrosolve_model::source::Source;
-use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet};
+use astrosolve_model::{BSplineAttitude, Calibration, GaiaModel, ObservationSet, ObservationStore};
 
 /// Configuration of a scanning solve: the core's settings and the frame mode.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,7 +92,7 @@ pub fn solve_resumable(
 #[allow(clippy::too_many_arguments)]
 pub fn solve_resumable_on(
     model: &GaiaModel,
-    obs: &ObservationSet,
+    obs: &dyn ObservationStore,
     start_sources: &[Source],
     start_attitude: &BSplineAttitude,
     start_calibration: &Calibration,
@@ -116,9 +116,13 @@ pub fn solve_resumable_on(
         attitude: start_attitude.clone(),
         calibration: start_calibration.clone(),
     };
-    let problem = ScanningProblem::new(model, obs, start.clone(), cfg.frame, frame_ref)
-        .with_comm(comm)
-        .with_chunks(chunks);
+    // an unreadable store fails every rank, not only its own
+    let problem = astrosolve_core::outer::agree(
+        comm,
+        ScanningProblem::on_store(model, obs, start.clone(), cfg.frame, frame_ref),
+    )?
+    .with_comm(comm)
+    .with_chunks(chunks);
     let mut sol =
         astrosolve_core::solve_resumable(&problem, start, &cfg.solver, progress, from, save)?;
     sol.report

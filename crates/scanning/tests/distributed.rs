@@ -182,7 +182,7 @@ fn linear_step(p: &Problem, method: Method) -> [Vec<f64>; 4] {
         .with_comm(p.comm.as_ref())
         .with_chunks(p.chunks.clone());
     let mut design = Design::default();
-    let w = linearise(&sp, &st, &mut design, false, &config(method).solver);
+    let w = linearise(&sp, &st, &mut design, false, &config(method).solver).unwrap();
     let (sys, mut ws) = system(&sp, &st, &design, &w).expect("system");
     let g0 = sys.g0();
     // v: a fixed pattern over the catalogue's sources and the global unknowns

@@ -239,7 +239,8 @@ fn outliers_are_flagged_and_parallaxes_stay_unbiased() {
 }
 
 /// The solution is the same to the bit with one thread and with two (fixed chunking and
-/// reduction order), for the block-iterative solvers and LSQR alike. A small mission, below
+/// reduction order), for the block-iterative solvers and LSQR alike, and (CG) with the
+/// observations read from a file at every linearisation instead of memory. A small mission, below
 /// the default attitude redundancy, and four outer iterations: bits, not accuracy, are tested.
 #[test]
 fn results_are_bit_identical_whatever_the_thread_count() {
@@ -262,30 +263,133 @@ fn results_are_bit_identical_whatever_the_thread_count() {
                 .unwrap()
                 .install(|| solve_with(&s, &cfg))
         };
-        let (a, b) = (run(1), run(2));
-        assert_eq!(a.report.outer_iterations, b.report.outer_iterations);
-        assert_eq!(a.report.inner_iterations, b.report.inner_iterations);
-        for (i, (x, y)) in a.sources.iter().zip(&b.sources).enumerate() {
-            let (px, py) = (&x.params, &y.params);
-            let bits = |p: &astrosolve_model::SourceParams| {
-                [p.ra, p.dec, p.parallax, p.pmra, p.pmdec].map(f64::to_bits)
-            };
-            assert_eq!(bits(px), bits(py), "{method:?}: source {i}");
-            assert_eq!(
-                x.cov.map(|r| r.map(f64::to_bits)),
-                y.cov.map(|r| r.map(f64::to_bits)),
-                "{method:?}: covariance of source {i}"
-            );
+        let (a, mut b) = (run(1), run(2));
+        if method == Method::Cg {
+            // the observations read from a file at every linearisation: the same bits too
+            assert_same_bits(&a, &b, method);
+            b = solve_from_file(&s, &cfg);
         }
-        for (x, y) in a.attitude.coeffs.iter().zip(&b.attitude.coeffs) {
-            assert_eq!(
-                x.map(f64::to_bits),
-                y.map(f64::to_bits),
-                "{method:?}: attitude"
-            );
+        assert_same_bits(&a, &b, method);
+    }
+}
+
+/// The observations from an `ObservationFile` (on disk, read again at every linearisation).
+fn solve_from_file(s: &astrosolve_sim::Simulation, cfg: &ScanConfig) -> Solution {
+    let path = std::env::temp_dir().join(format!("astrosolve-test-obs-{}.bin", std::process::id()));
+    let file = astrosolve_io::ObservationFile::create(&path, &s.observations).unwrap();
+    assert!(
+        !path.exists(),
+        "the scratch file's name is removed once open"
+    );
+    solve::solve_resumable_on(
+        &s.model(),
+        &file,
+        &s.start_sources,
+        &s.start_attitude,
+        &s.start_calibration,
+        &frame_reference(s),
+        cfg,
+        &mut |_| true,
+        None,
+        &mut |_| true,
+        &astrosolve_core::comm::Single,
+        run::catalogue_chunks(&s.observations),
+    )
+    .unwrap()
+}
+
+fn assert_same_bits(a: &Solution, b: &Solution, method: Method) {
+    assert_eq!(a.report.outer_iterations, b.report.outer_iterations);
+    assert_eq!(a.report.inner_iterations, b.report.inner_iterations);
+    for (i, (x, y)) in a.sources.iter().zip(&b.sources).enumerate() {
+        let (px, py) = (&x.params, &y.params);
+        let bits = |p: &astrosolve_model::SourceParams| {
+            [p.ra, p.dec, p.parallax, p.pmra, p.pmdec].map(f64::to_bits)
+        };
+        assert_eq!(bits(px), bits(py), "{method:?}: source {i}");
+        assert_eq!(
+            x.cov.map(|r| r.map(f64::to_bits)),
+            y.cov.map(|r| r.map(f64::to_bits)),
+            "{method:?}: covariance of source {i}"
+        );
+    }
+    for (x, y) in a.attitude.coeffs.iter().zip(&b.attitude.coeffs) {
+        assert_eq!(
+            x.map(f64::to_bits),
+            y.map(f64::to_bits),
+            "{method:?}: attitude"
+        );
+    }
+    for (x, y) in a.calibration.params.iter().zip(&b.calibration.params) {
+        assert_eq!(x.to_bits(), y.to_bits(), "{method:?}: calibration");
+    }
+}
+
+/// A store that fails on the third read of one source (the first two: the row count and the
+/// start check), as a disk error in mid-solve would.
+struct FailingStore<'a> {
+    inner: &'a astrosolve_model::ObservationSet,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl astrosolve_model::ObservationStore for FailingStore<'_> {
+    fn source_offsets(&self) -> &[usize] {
+        &self.inner.source_offsets
+    }
+
+    fn with_source(
+        &self,
+        i: usize,
+        f: &mut dyn FnMut(&[astrosolve_model::Observation]),
+    ) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        if i == 7 && self.reads.fetch_add(1, Ordering::SeqCst) >= 2 {
+            return Err(format!("source {i}: the disk went away"));
         }
-        for (x, y) in a.calibration.params.iter().zip(&b.calibration.params) {
-            assert_eq!(x.to_bits(), y.to_bits(), "{method:?}: calibration");
+        f(self.inner.of_source(i));
+        Ok(())
+    }
+}
+
+/// Observations that cannot be read in mid-solve stop it with the error that names them
+/// (every solver), not a panic or a solution without them.
+#[test]
+fn an_unreadable_store_stops_the_solve_with_its_error() {
+    let s = simulation(300, true, 5);
+    for method in [Method::Cg, Method::Lsqr, Method::Direct] {
+        let store = FailingStore {
+            inner: &s.observations,
+            reads: Default::default(),
+        };
+        let cfg = ScanConfig {
+            solver: SolverConfig {
+                method,
+                min_attitude_redundancy: 0.0,
+                allow_unconverged: true,
+                ..SolverConfig::scanning()
+            },
+            ..Default::default()
+        };
+        let r = solve::solve_resumable_on(
+            &s.model(),
+            &store,
+            &s.start_sources,
+            &s.start_attitude,
+            &s.start_calibration,
+            &frame_reference(&s),
+            &cfg,
+            &mut |_| true,
+            None,
+            &mut |_| true,
+            &astrosolve_core::comm::Single,
+            run::catalogue_chunks(&s.observations),
+        );
+        match r {
+            Err(astrosolve_core::SolveError::Data(m)) => {
+                assert!(m.contains("source 7: the disk went away"), "{m}")
+            }
+            Err(e) => panic!("{method:?}: another error: {e}"),
+            Ok(_) => panic!("{method:?}: solved without source 7's observations"),
         }
     }
 }

@@ -63,7 +63,7 @@ pub fn with_linear_system<T>(
     let fr = frame_reference(s);
     let p = ScanningProblem::new(&model, &s.observations, st.clone(), FrameMode::Gaia, &fr);
     let mut design = Design::default();
-    let w = linearise(&p, st, &mut design, false, &SolverConfig::scanning());
+    let w = linearise(&p, st, &mut design, false, &SolverConfig::scanning()).unwrap();
     let (sys, mut ws) = system(&p, st, &design, &w).unwrap();
     f(&sys, &mut ws)
 }
