@@ -139,7 +139,7 @@ fn scan_config(
 /// attitude.parquet, calibration.parquet and report.json to `out`. Returns (report JSON,
 /// catalogue columns as read back from catalogue.parquet).
 #[pyfunction]
-#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, tol_sigma=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, allow_unconverged=false, force=false, progress=None))]
+#[pyo3(signature = (path, out, solver="cg", frame=None, tol_uas=None, tol_sigma=None, max_outer=30, max_inner=None, inner_tol=None, robust=true, min_visibility_periods=None, min_attitude_redundancy=None, allow_unconverged=false, force=false, progress=None, observations_on_disk=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn solve(
     py: Python<'_>,
@@ -158,6 +158,7 @@ pub fn solve(
     allow_unconverged: bool,
     force: bool,
     progress: Option<Py<PyAny>>,
+    observations_on_disk: bool,
 ) -> PyResult<(String, Vec<PyColumn>)> {
     let cfg = scan_config(
         solver,
@@ -185,8 +186,11 @@ pub fn solve(
     let total = cfg.solver.max_outer as u64;
     let (json, table) = py
         .detach(|| {
-            let p = Problem::read(&path)?;
+            let mut p = Problem::read(&path)?;
             p.frame_reference(cfg.frame)?;
+            if observations_on_disk {
+                p.spill_observations(&out)?;
+            }
             let mut done = 0u64;
             let sol = run::solve(&p, &cfg, &mut |ev| match ev {
                 astrosolve_core::Progress::Inner {

@@ -191,6 +191,7 @@ def solve(
     force=False,
     progress=True,
     output="auto",
+    observations_on_disk=False,
 ):
     """Solve a data set: sources, attitude and calibration (the global astrometric solution).
 
@@ -240,6 +241,11 @@ def solve(
         Show a progress bar (tqdm when installed: terminal or Jupyter).
     output : {"auto", "table", "qtable", "dict"}
         Type of the catalogue returned (astropy ``Table`` with units when installed).
+    observations_on_disk : bool
+        Keep the observations on disk during the solve (a scratch file in ``out``, or in a
+        temporary directory, removed at once), read again at every outer iteration: only the
+        design rows stay in memory (≈ 75 instead of ≈ 130 bytes per AL observation). The
+        same solution, bit for bit.
 
     Returns
     -------
@@ -267,7 +273,7 @@ def solve(
             report, columns = _core.solve(
                 os.fspath(path), target, solver, frame, tol_uas, tol_sigma, int(max_outer), max_inner,
                 inner_tol, bool(robust), min_visibility_periods, min_attitude_redundancy,
-                bool(allow_unconverged), force, bar,
+                bool(allow_unconverged), force, bar, bool(observations_on_disk),
             )
     finally:
         if tmp is not None:
