@@ -336,6 +336,9 @@ pub struct Sizes {
     pub frame_rows: usize,
     /// Worker threads (accumulators per thread).
     pub threads: usize,
+    /// Observation records held in memory (bytes; not in the estimate, which counts what the
+    /// solve allocates): what `--observations-on-disk` would free.
+    pub resident_records: u64,
 }
 
 /// Frame rows assumed before the first linearisation: the six directions of the frame
@@ -360,6 +363,7 @@ impl Sizes {
             row_bytes: std::mem::size_of::<P::Row>(),
             frame_rows: FRAME_ROWS,
             threads: rayon::current_num_threads().max(1),
+            resident_records: p.resident_record_bytes(),
         }
     }
 
@@ -552,6 +556,13 @@ pub fn check_solve(
                 }),
             ));
         }
+    }
+    if sizes.resident_records > 0 {
+        // the records freed count as memory made available
+        alts.push((
+            "--observations-on-disk".into(),
+            est.total().saturating_sub(sizes.resident_records),
+        ));
     }
     // those that save memory, the cheapest first, each saving once (the first flag that
     // gives it: `--no-spectrum` saves nothing beside the covariance's peak)
@@ -748,6 +759,7 @@ mod tests {
             row_bytes: 0,
             frame_rows: 6,
             threads: 1,
+            resident_records: 0,
         };
         let cfg = SolverConfig {
             method: Method::Direct,
@@ -770,6 +782,7 @@ mod tests {
             row_bytes: 64,
             frame_rows: 6,
             threads: 2,
+            resident_records: 0,
         }
     }
 

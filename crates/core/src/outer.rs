@@ -120,6 +120,11 @@ pub trait Problem<const NS: usize>: Sync {
     fn check_start(&self, _state: &Self::State) -> Result<(), SolveError> {
         Ok(())
     }
+    /// Bytes of observation records the problem holds in memory that keeping them on disk
+    /// (`--observations-on-disk`) would free: offered by the memory check ([`crate::memory`]).
+    fn resident_record_bytes(&self) -> u64 {
+        0
+    }
     /// Refuses data that leave global unknowns undetermined or too weakly determined for the
     /// configuration `cfg`, or returns warnings about weakly determined ones (for the report):
     /// `rows_per_block[k]` counts the rows of solvable sources with non-zero coefficients in

@@ -117,6 +117,11 @@ pub trait ObservationStore: Sync {
         let o = self.source_offsets();
         o[i + 1] - o[i]
     }
+
+    /// Bytes of observation records held in memory (none for a store on disk).
+    fn resident_record_bytes(&self) -> u64 {
+        0
+    }
 }
 
 impl ObservationStore for ObservationSet {
@@ -127,6 +132,10 @@ impl ObservationStore for ObservationSet {
     fn with_source(&self, i: usize, f: &mut dyn FnMut(&[Observation])) -> Result<(), String> {
         f(self.of_source(i));
         Ok(())
+    }
+
+    fn resident_record_bytes(&self) -> u64 {
+        (self.obs.capacity() * std::mem::size_of::<Observation>()) as u64
     }
 }
 

@@ -306,6 +306,10 @@ impl Problem<NS> for ScanningProblem<'_> {
         self.chunks.clone()
     }
 
+    fn resident_record_bytes(&self) -> u64 {
+        self.obs.resident_record_bytes()
+    }
+
     fn linearise_source(
         &self,
         st: &ScanState,

@@ -134,6 +134,16 @@ fn solves_that_do_not_fit_are_refused_before_they_start() {
     assert!(cg_need < need1 / 10, "PCG {cg_need} vs direct {need1}");
     let (r, _) = run(&s, &config(Method::Cg, Some(cg_need - 1)));
     assert!(matches!(r, Err(SolveError::Memory { .. })));
+    // keeping the observations on disk is offered: their records freed
+    let records = (s.observations.obs.capacity()
+        * std::mem::size_of::<astrosolve_model::Observation>()) as u64;
+    assert_eq!(sizes.resident_records, records);
+    let msg = r.err().unwrap().to_string();
+    let offer = format!(
+        "--observations-on-disk (needs {})",
+        fmt_bytes(cg_need - records)
+    );
+    assert!(msg.contains(&offer), "{offer:?} not in: {msg}");
     let mut cfg = config(Method::Cg, Some(cg_need));
     cfg.solver.max_outer = 1;
     let (r, events) = run(&s, &cfg);
