@@ -260,9 +260,14 @@ pub fn solve(a: &SolveArgs) -> Res {
         p.spill_observations(&a.out)?;
         if let Some(f) = &p.spilled {
             println!(
-                "observations on disk during the solve: {:.2} GB in {} (removed already)",
+                "observations on disk during the solve: {:.2} GB in a scratch file in {} ({})",
                 f.file_bytes() as f64 * 1e-9,
-                a.out.display()
+                a.out.display(),
+                if cfg!(unix) {
+                    "its name removed already"
+                } else {
+                    "removed at the end"
+                }
             );
         }
     }

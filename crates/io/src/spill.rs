@@ -9,7 +9,7 @@
 //! σ_ζ and the AC coordinate as f64 ([`RECORD_BYTES`] bytes; every value as in memory, so
 //! that a solve from the file gives the same bits). On Unix the file is unlinked as soon as it
 //! is open: it takes no name in the output directory once written and cannot be left behind
-//! by a killed run.
+//! by a killed run; elsewhere it is removed when the store is dropped.
 
 use crate::error::IoError;
 use astrosolve_model::instrument::Fov;
@@ -17,6 +17,7 @@ use astrosolve_model::{Observation, ObservationSet, ObservationStore};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 
 /// Bytes of one observation in the file.
@@ -29,8 +30,18 @@ const MAGIC: &[u8; 8] = b"ASOBSv1\0";
 #[derive(Debug)]
 pub struct ObservationFile {
     path: PathBuf,
-    file: File,
+    /// Closed in `drop`, before the name is removed where it could not be at once.
+    file: ManuallyDrop<File>,
     source_offsets: Vec<usize>,
+}
+
+impl Drop for ObservationFile {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, and not used after
+        unsafe { ManuallyDrop::drop(&mut self.file) };
+        #[cfg(not(unix))]
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 thread_local! {
@@ -105,7 +116,7 @@ fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<
 
 impl ObservationFile {
     /// Writes `obs` to a new file `path` (refused if it exists) and opens it for reading; on
-    /// Unix the name is removed at once (the open file stays readable).
+    /// Unix the name is removed at once (the open file stays readable), elsewhere on drop.
     ///
     /// Given: `obs`, observations grouped by source; `path`, on a disk (not a RAM file system,
     /// or nothing is saved).
@@ -134,18 +145,22 @@ impl ObservationFile {
                 encode(o, &mut rec);
                 w.write_all(&rec)?;
             }
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()
+            // flushed, not synced: a scratch file read back through the page cache
+            w.into_inner().map_err(|e| e.into_error()).map(drop)
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_file(path);
             return Err(os(path, "write")(e));
         }
-        let file = File::open(path).map_err(os(path, "open"))?;
+        let file = File::open(path).map_err(|e| {
+            let _ = std::fs::remove_file(path);
+            os(path, "open")(e)
+        })?;
         #[cfg(unix)]
         std::fs::remove_file(path).map_err(os(path, "remove"))?;
         Ok(ObservationFile {
             path: path.to_path_buf(),
-            file,
+            file: ManuallyDrop::new(file),
             source_offsets: obs.source_offsets.clone(),
         })
     }

@@ -18,16 +18,7 @@ fn solve_obs(
     obs: &ObservationSet,
     cfg: &ScanConfig,
 ) -> Result<Solution, SolveError> {
-    solve(
-        &s.model(),
-        obs,
-        &s.start_sources,
-        &s.start_attitude,
-        &s.start_calibration,
-        &frame_reference(s),
-        cfg,
-        &mut |_| true,
-    )
+    solve_store(s, obs, cfg)
 }
 
 /// `eta = 1e15 mas` in one AL measurement and `eta_error = 1e-200 mas` in another (the two

@@ -281,21 +281,7 @@ fn solve_from_file(s: &astrosolve_sim::Simulation, cfg: &ScanConfig) -> Solution
         !path.exists(),
         "the scratch file's name is removed once open"
     );
-    solve::solve_resumable_on(
-        &s.model(),
-        &file,
-        &s.start_sources,
-        &s.start_attitude,
-        &s.start_calibration,
-        &frame_reference(s),
-        cfg,
-        &mut |_| true,
-        None,
-        &mut |_| true,
-        &astrosolve_core::comm::Single,
-        run::catalogue_chunks(&s.observations),
-    )
-    .unwrap()
+    solve_store(s, &file, cfg).unwrap()
 }
 
 fn assert_same_bits(a: &Solution, b: &Solution, method: Method) {
@@ -370,20 +356,7 @@ fn an_unreadable_store_stops_the_solve_with_its_error() {
             },
             ..Default::default()
         };
-        let r = solve::solve_resumable_on(
-            &s.model(),
-            &store,
-            &s.start_sources,
-            &s.start_attitude,
-            &s.start_calibration,
-            &frame_reference(&s),
-            &cfg,
-            &mut |_| true,
-            None,
-            &mut |_| true,
-            &astrosolve_core::comm::Single,
-            run::catalogue_chunks(&s.observations),
-        );
+        let r = solve_store(&s, &store, &cfg);
         match r {
             Err(astrosolve_core::SolveError::Data(m)) => {
                 assert!(m.contains("source 7: the disk went away"), "{m}")

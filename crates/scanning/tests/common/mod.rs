@@ -70,17 +70,30 @@ pub fn with_linear_system<T>(
 
 /// The global solution with `cfg`.
 pub fn solve_with(s: &Simulation, cfg: &ScanConfig) -> Solution {
-    solve(
+    solve_store(s, &s.observations, cfg).unwrap()
+}
+
+/// The global solution of `s` with `cfg`, its observations read from `obs` (in memory, on
+/// disk, or in another set).
+pub fn solve_store(
+    s: &Simulation,
+    obs: &dyn astrosolve_model::ObservationStore,
+    cfg: &ScanConfig,
+) -> Result<Solution, astrosolve_core::SolveError> {
+    solve::solve_resumable_on(
         &s.model(),
-        &s.observations,
+        obs,
         &s.start_sources,
         &s.start_attitude,
         &s.start_calibration,
         &frame_reference(s),
         cfg,
         &mut |_| true,
+        None,
+        &mut |_| true,
+        &astrosolve_core::comm::Single,
+        run::catalogue_chunks(obs),
     )
-    .unwrap()
 }
 
 /// Largest difference between two updates in µas (µas/yr): source parameters as they are,
