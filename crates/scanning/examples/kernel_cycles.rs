@@ -18,7 +18,11 @@ fn main() {
     let s = simulate_gaia(
         &MissionConfig::default(),
         &SimConfig {
-            n_sources: 2500,
+            // KC_SOURCES: 78125 for the 10⁷-row mission of the passes bench
+            n_sources: std::env::var("KC_SOURCES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2500),
             ..Default::default()
         },
         &|_| {},
