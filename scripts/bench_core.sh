@@ -77,6 +77,9 @@ for p in passes:
     tag = f"{p['measurements']} {n:.2e} obs"
     cg = p["cg_pass_over_bandwidth_limit"]
     target(f"CG iteration / bandwidth limit, {tag} ({p['cg_iteration_ns_per_obs']:.1f} ns/obs)", cg, "≤ 2", cg <= 2)
+    if "cg_iteration_over_all_bytes_limit" in p:
+        a = p["cg_iteration_over_all_bytes_limit"]
+        target(f"CG iteration / limit of all the bytes it moves ({p['cg_iteration_bytes_per_obs_all']:.0f} B/obs: pass, frame terms, vectors, preconditioner), {tag}", a, "report", True)
     ls = p["lsqr_iteration_over_bandwidth_limit"]
     target(f"LSQR iteration / bandwidth limit, {tag} ({p['lsqr_iteration_ns_per_obs']:.1f} ns/obs)", ls, "≤ 2", ls <= 2)
     if n > 5e6:

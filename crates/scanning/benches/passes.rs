@@ -7,6 +7,7 @@
 //!
 //! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 to choose);
 //! figures also in target/bench/passes.json.
+#![recursion_limit = "256"]
 
 use astrosolve_core::cg::pcg;
 use astrosolve_core::design::{set_simd, simd_enabled};
@@ -201,6 +202,19 @@ fn main() {
                 + 2 * 8 * NS * sys.n_src
                 + 3 * 8 * g * sys.chunks.len()) as f64;
             let t_mem = pass_bytes / (bw * 1e9);
+            // everything a whole CG iteration moves besides the pass (core::cg::pcg): the frame
+            // terms (k frame vectors: their source part for the dots, all of them for the
+            // update, out read and written), the vector work (p·q 2n, x and r 6n, z = r 2n,
+            // r·z 2n, p 3n), the preconditioner's source factors (NS² per source) and global
+            // blocks
+            let (n_all, k_frame) = (sys.n(), sys.frame.len());
+            let iteration_extra = 8.0
+                * (17 * n_all
+                    + k_frame * (NS * sys.n_src + n_all)
+                    + NS * sys.n_src
+                    + NS * NS * sys.n_src
+                    + sys.blocks.values.len()) as f64;
+            let t_mem_all = (pass_bytes + iteration_extra) / (bw * 1e9);
             // LSQR's fused pass reads the rows and reads and writes u (8 B per row each way)
             let lsqr_bytes = pass_bytes + 16.0 * m as f64;
             let t_mem_lsqr = lsqr_bytes / (bw * 1e9);
@@ -273,6 +287,8 @@ fn main() {
                 "bandwidth_limit_ns_per_obs": t_mem / n_obs as f64 * 1e9,
                 "cg_pass_over_bandwidth_limit": t_cg.median / t_mem,
                 "cg_pass_over_bandwidth_limit_fastest": t_cg.min / t_mem,
+                "cg_iteration_bytes_per_obs_all": (pass_bytes + iteration_extra) / n_obs as f64,
+                "cg_iteration_over_all_bytes_limit": t_cg.median / t_mem_all,
                 "lsqr_iteration_over_bandwidth_limit": t_lsqr.median / t_mem_lsqr,
                 "lsqr_iteration_over_bandwidth_limit_fastest": t_lsqr.min / t_mem_lsqr,
                 "lsqr_iteration_over_two_pass_limit": t_lsqr.median / (2.0 * t_mem),
