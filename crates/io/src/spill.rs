@@ -49,14 +49,6 @@ thread_local! {
     static BUFFERS: RefCell<(Vec<u8>, Vec<Observation>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-fn os<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> IoError + 'a {
-    move |source| IoError::Os {
-        path: path.to_path_buf(),
-        action,
-        source,
-    }
-}
-
 fn encode(o: &Observation, out: &mut [u8]) {
     out[0] = match o.fov {
         Fov::Preceding => 0,
@@ -130,7 +122,7 @@ impl ObservationFile {
                 std::io::ErrorKind::AlreadyExists => IoError::Exists {
                     path: path.to_path_buf(),
                 },
-                _ => os(path, "create")(e),
+                _ => IoError::os(path, "create", e),
             })?;
         let written = (|| {
             let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -150,14 +142,14 @@ impl ObservationFile {
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_file(path);
-            return Err(os(path, "write")(e));
+            return Err(IoError::os(path, "write", e));
         }
         let file = File::open(path).map_err(|e| {
             let _ = std::fs::remove_file(path);
-            os(path, "open")(e)
+            IoError::os(path, "open", e)
         })?;
         #[cfg(unix)]
-        std::fs::remove_file(path).map_err(os(path, "remove"))?;
+        std::fs::remove_file(path).map_err(|e| IoError::os(path, "remove", e))?;
         Ok(ObservationFile {
             path: path.to_path_buf(),
             file: ManuallyDrop::new(file),
