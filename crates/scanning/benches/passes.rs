@@ -5,7 +5,8 @@
 //! and a STREAM triad measured in the same run. CG is timed with the portable and with the
 //! AVX2 + FMA compilation of the passes (`astrosolve_core::design::set_simd`).
 //!
-//! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 to choose);
+//! `cargo bench -p astrosolve-scanning --bench passes` (PASSES_SIZES=1e6,1e7 and
+//! PASSES_MEASUREMENTS=AL,AL+AC to choose);
 //! figures also in target/bench/passes.json.
 #![recursion_limit = "256"]
 
@@ -98,9 +99,16 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|v| v.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1e6, 1e7]);
+    // PASSES_MEASUREMENTS: AL, AL+AC or both (the default), comma-separated
+    let measurements: Vec<String> = std::env::var("PASSES_MEASUREMENTS")
+        .map(|s| s.split(',').map(|v| v.trim().to_string()).collect())
+        .unwrap_or_else(|_| vec!["AL".into(), "AL+AC".into()]);
     let mut out = Vec::new();
     for &target in &sizes {
         for (ac, g_ac_max) in [("AL", 0.0), ("AL+AC", 21.0)] {
+            if !measurements.iter().any(|m| m == ac) {
+                continue;
+            }
             // ≈ 128 observations per source in the default year
             let n_sources = (target / 128.0) as usize;
             let rss0 = rss_bytes();
@@ -238,10 +246,8 @@ fn main() {
             drop(sys);
             drop(ws);
             drop(p);
-            let spill_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-                "../../target/bench/.passes-observations-{}.bin",
-                std::process::id()
-            ));
+            let spill_path =
+                bench_dir().join(format!(".passes-observations-{}.bin", std::process::id()));
             let file =
                 astrosolve_io::ObservationFile::create(&spill_path, &s.observations).unwrap();
             let rows_in_memory = design.rows.clone();
@@ -310,11 +316,17 @@ fn main() {
             out.push(rec);
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).ok();
     std::fs::write(
-        dir.join("passes.json"),
+        bench_dir().join("passes.json"),
         serde_json::to_string_pretty(&out).unwrap(),
     )
     .unwrap();
+}
+
+/// target/bench (created on first use: a fresh checkout has none).
+fn bench_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
 }
