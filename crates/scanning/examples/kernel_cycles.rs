@@ -26,6 +26,12 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(2500),
+            // KC_AL: AL only (no AC rows), as the passes bench's AL case
+            g_ac_max: if std::env::var("KC_AL").is_ok() {
+                0.0
+            } else {
+                SimConfig::default().g_ac_max
+            },
             ..Default::default()
         },
         &|_| {},

@@ -196,14 +196,22 @@ pub fn simulate_gaia(
         truth_calibration.project_onto_constraints(&inst);
     }
 
-    // Sources.
-    let truth_sources: Vec<Source> = (0..config.n_sources)
-        .map(|i| make_source(config, i))
-        .collect();
+    // Sources, in source_id order (sky cell, then draw number), as the Gaia archive gives
+    // them: neighbours on the sky are neighbours in the tables, so a pass over the sources
+    // touches the attitude of a few scans at a time. Each source keeps the random streams of
+    // its draw number `draw[k]` (position, start, noise, reference position).
+    let (truth_sources, draw) = {
+        let drawn: Vec<Source> = (0..config.n_sources)
+            .map(|i| make_source(config, i))
+            .collect();
+        let mut draw: Vec<usize> = (0..config.n_sources).collect();
+        draw.sort_by_key(|&i| drawn[i].source_id);
+        (draw.iter().map(|&i| drawn[i]).collect::<Vec<_>>(), draw)
+    };
     let start_sources: Vec<Source> = truth_sources
         .iter()
-        .enumerate()
-        .map(|(i, s)| perturb_source(config, i, s))
+        .zip(&draw)
+        .map(|(s, &i)| perturb_source(config, i, s))
         .collect();
 
     // Transits and observations.
@@ -242,7 +250,7 @@ pub fn simulate_gaia(
                     &truth_calibration,
                     &law,
                     config,
-                    i,
+                    (i, draw[i]),
                     &truth_sources[i],
                     t0,
                     t1,
@@ -280,7 +288,7 @@ pub fn simulate_gaia(
         .enumerate()
         .filter(|(_, s)| s.is_qso)
         .map(|(i, s)| {
-            let mut rng = Rng::new(config.seed, STREAM_REFERENCE + i as u64);
+            let mut rng = Rng::new(config.seed, STREAM_REFERENCE + draw[i] as u64);
             let sigma = config.reference_position_error_mas * MAS;
             let mut p = s.params;
             p.apply_update(
@@ -415,6 +423,7 @@ fn perturb_source(config: &SimConfig, i: usize, s: &Source) -> Source {
 /// Largest distance (rad) from a strip's fiducial line at which a CCD crossing is taken.
 const ETA_ACCEPT: f64 = 1e-9;
 
+/// The observations of the source at table index `i`, drawn from its random streams `draw`.
 #[allow(clippy::too_many_arguments)]
 fn observe_source(
     model: &GaiaModel,
@@ -422,7 +431,7 @@ fn observe_source(
     cal: &Calibration,
     law: &ScanningLaw,
     config: &SimConfig,
-    i: usize,
+    (i, draw): (usize, usize),
     src: &Source,
     t0: f64,
     t1: f64,
@@ -512,7 +521,7 @@ fn observe_source(
     out.sort_by(|a, b| a.t.total_cmp(&b.t));
 
     // Measurements: η at the fiducial line, ζ for bright sources, noise, outliers.
-    let mut rng = Rng::new(config.seed, STREAM_NOISE + i as u64);
+    let mut rng = Rng::new(config.seed, STREAM_NOISE + draw as u64);
     let sigma = sigma_al_mas(src.phot_g_mean_mag) * config.noise_scale * MAS;
     let with_ac = src.phot_g_mean_mag < config.g_ac_max;
     out.into_iter()
