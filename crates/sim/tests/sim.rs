@@ -176,3 +176,39 @@ fn magnitude_distribution_follows_the_slope() {
         );
     }
 }
+
+/// Sources come in source_id order (sky cell, then draw number), as the Gaia archive gives
+/// them, and each keeps the random draws of its draw number: the 200 sources of a smaller
+/// simulation are, parameter for parameter and start for start, 200 of the larger one's.
+#[test]
+fn sources_in_source_id_order_each_with_the_draws_of_its_number() {
+    let (mission, mut cfg) = small(false, 5);
+    let big = simulate_gaia(&mission, &cfg, &|_| {}).unwrap();
+    cfg.n_sources = 200;
+    let small = simulate_gaia(&mission, &cfg, &|_| {}).unwrap();
+    for s in [&big, &small] {
+        assert!(s
+            .truth_sources
+            .windows(2)
+            .all(|w| w[0].source_id < w[1].source_id));
+        // neighbours in the table are neighbours on the sky (the cells come band by band in
+        // sin δ): the first tenth of the sources lie in the southern quarter of the sky
+        // (sin δ < −0.5; in draw order a tenth of them would lie there)
+        let n = s.truth_sources.len() / 10;
+        assert!(s.truth_sources[..n]
+            .iter()
+            .all(|x| x.params.dec.sin() < -0.5));
+    }
+    let mut found = 0;
+    for (k, s) in small.truth_sources.iter().enumerate() {
+        let j = big
+            .truth_sources
+            .iter()
+            .position(|b| b.source_id == s.source_id)
+            .expect("a source of the smaller simulation is missing from the larger");
+        assert_eq!(big.truth_sources[j], *s);
+        assert_eq!(big.start_sources[j], small.start_sources[k]);
+        found += 1;
+    }
+    assert_eq!(found, 200);
+}
