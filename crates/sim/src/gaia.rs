@@ -40,7 +40,8 @@ pub struct Simulation {
     pub start_sources: Vec<Source>,
     pub start_attitude: BSplineAttitude,
     pub start_calibration: Calibration,
-    /// Ground truth.
+    /// Ground truth, in source_id order (sky cell, then draw number), as are the start
+    /// sources and the observations.
     pub truth_sources: Vec<Source>,
     pub truth_attitude: BSplineAttitude,
     pub truth_calibration: Calibration,
