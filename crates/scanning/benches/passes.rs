@@ -103,6 +103,9 @@ fn main() {
     let measurements: Vec<String> = std::env::var("PASSES_MEASUREMENTS")
         .map(|s| s.split(',').map(|v| v.trim().to_string()).collect())
         .unwrap_or_else(|_| vec!["AL".into(), "AL+AC".into()]);
+    if let Some(m) = measurements.iter().find(|m| *m != "AL" && *m != "AL+AC") {
+        panic!("PASSES_MEASUREMENTS: {m:?} is neither AL nor AL+AC");
+    }
     let mut out = Vec::new();
     for &target in &sizes {
         for (ac, g_ac_max) in [("AL", 0.0), ("AL+AC", 21.0)] {

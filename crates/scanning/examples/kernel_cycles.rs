@@ -57,7 +57,8 @@ fn main() {
     let threads: usize = std::env::var("KC_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+        .unwrap_or(1)
+        .max(1);
     let ns = design.n_sources();
     let t0 = std::time::Instant::now();
     let sums: Vec<f64> = std::thread::scope(|sc| {
