@@ -65,16 +65,7 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
             break;
         }
         let alpha = rz / pq;
-        use rayon::prelude::*;
-        x.par_iter_mut()
-            .zip(r.par_iter_mut())
-            .zip(p.par_iter().zip(&q))
-            .for_each(|((xi, ri), (pi, qi))| {
-                *xi += alpha * pi;
-                *ri -= alpha * qi;
-            });
-        sys.precondition(&r, &mut z);
-        let (rz_new, z_max) = sys.dot_and_max_abs(&r, &z);
+        let (rz_new, z_max) = sys.cg_update(alpha, &p, &q, &mut x, &mut r, &mut z);
         let rel = (rz_new.max(0.0) / rz0).sqrt();
         rep.iterations = it;
         rep.history.push(rel);
@@ -88,6 +79,7 @@ pub fn pcg<const NS: usize, R: DesignRow<NS>>(
         }
         let beta = rz_new / rz;
         rz = rz_new;
+        use rayon::prelude::*;
         p.par_iter_mut()
             .zip(&z)
             .for_each(|(pi, zi)| *pi = zi + beta * *pi);

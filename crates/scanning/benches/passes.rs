@@ -168,12 +168,20 @@ fn main() {
             set_simd(true);
             let simd = simd_enabled();
             let t_cg = time_cg(&mut ws);
-            // the parts of a CG iteration: N p (the pass) and z = K⁻¹ r (the preconditioner)
+            // the parts of a CG iteration: N p (the pass, then the frame terms), the update
+            // (x, r and z = K⁻¹ r with its dot product) and z = K⁻¹ r (the preconditioner) alone
             let pvec: Vec<f64> = (0..sys.n())
                 .map(|j| ((j % 13) as f64 - 6.0) * 1e-3)
                 .collect();
             let mut qvec = vec![0.0; sys.n()];
             let t_apply = Stats::time(iters, || sys.apply(&pvec, &mut qvec, &mut ws));
+            let t_apply_obs =
+                Stats::time(iters, || sys.apply_unconstrained(&pvec, &mut qvec, &mut ws));
+            // CG's update after α (x, r, z = K⁻¹ r, rᵀz and max |z| in one visit per chunk)
+            let (mut xv, mut rv, mut zv) = (vec![0.0; sys.n()], pvec.clone(), vec![0.0; sys.n()]);
+            let t_update = Stats::time(iters, || {
+                std::hint::black_box(sys.cg_update(1e-9, &pvec, &qvec, &mut xv, &mut rv, &mut zv));
+            });
             let t_precond = Stats::time(iters, || sys.precondition(&pvec, &mut qvec));
             let mut gvec = pvec[sys.g0()..].to_vec();
             let t_precond_g =
@@ -287,6 +295,8 @@ fn main() {
                 "cg_iteration_ns_per_obs_portable_fastest": ns(t_cg_portable.min),
                 "cg_apply_ns_per_obs": ns(t_apply.median),
                 "cg_apply_ns_per_obs_fastest": ns(t_apply.min),
+                "cg_frame_terms_ns_per_obs": ns(t_apply.median) - ns(t_apply_obs.median),
+                "cg_update_ns_per_obs": ns(t_update.median),
                 "cg_precondition_ns_per_obs": ns(t_precond.median),
                 "cg_precondition_global_blocks_ns_per_obs": ns(t_precond_g.median),
                 "lsqr_iteration_ns_per_obs": ns(t_lsqr.median),
