@@ -19,12 +19,11 @@
 //!
 //! Banded blocks (a B-spline attitude): K is N_gg's band cut into segments of
 //! [`BAND_SEGMENT`] unknowns, K = blockdiag(K_1 … K_m), each K_j the band of its own unknowns
-//! with the couplings to the previous segment left out. The segments factor and solve side by
-//! side — a band solve is sequential, and a single one took the whole preconditioner's time on
-//! one thread — while K stays symmetric positive definite, so that CG and LSQR converge to the
-//! same solution; it drops m − 1 of the ≈ len couplings between neighbouring knots, so the
-//! iterations hardly change. The segments depend on the block's length alone: the bits do not
-//! depend on the threads.
+//! with the couplings to the previous segment left out. A band solve is sequential; the
+//! segments factor and solve side by side. K stays symmetric positive definite, so CG and LSQR
+//! converge to the same solution, and it drops only kd(kd + 1)/2 band elements at each of the
+//! m − 1 boundaries, of the band's len·(kd + 1): the iterations hardly change. The segments
+//! depend on the block's length alone, so the bits do not depend on the threads.
 //!
 //! [`BlockDiagonal`] holds one such partition's matrices in one flat buffer, so that an
 //! accumulator of a whole pass is one slice ([`crate::chunks::OrderedSum`]): first the

@@ -223,12 +223,12 @@ fn main() {
             let t_mem = pass_bytes / (bw * 1e9);
             // everything a whole CG iteration moves besides the pass (core::cg::pcg): the frame
             // terms (k frame vectors: their source part for the dots, all of them for the
-            // update, out read and written), the vector work (p·q 2n, x and r 6n, z = r 2n,
-            // r·z 2n, p 3n), the preconditioner's source factors (NS² per source) and global
-            // blocks
+            // update, out read and written: 2n), the vector work (p·q 2n; the update 7n: x, r,
+            // p, q read, x, r, z written, rᵀz from cache; p 3n), the preconditioner's source
+            // factors (NS² per source) and global blocks
             let (n_all, k_frame) = (sys.n(), sys.frame.len());
             let iteration_extra = 8.0
-                * (17 * n_all
+                * (14 * n_all
                     + k_frame * (NS * sys.n_src + n_all)
                     + NS * sys.n_src
                     + NS * NS * sys.n_src
