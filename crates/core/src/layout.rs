@@ -812,6 +812,16 @@ fn four_sums(m: usize, t: impl Fn(usize) -> f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// Uniform draws in [−0.5, 0.5) (a linear congruential generator).
+    fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        }
+    }
+
     #[test]
     fn banded_and_dense_blocks_solve_like_dense_matrices() {
         let mut lay = GlobalLayout::new();
@@ -821,13 +831,7 @@ mod tests {
         let mut bd = BlockDiagonal::zeros(&lay);
         let mut dense = vec![0.0; 48 * 48];
         // random-ish rank-one updates inside blocks
-        let mut seed = 1u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-        };
+        let mut rnd = uniform(1);
         for _ in 0..400 {
             let (start, len) = match (rnd() * 6.0).abs() as usize % 3 {
                 0 => ((rnd().abs() * 32.0) as usize, 8),
@@ -876,13 +880,7 @@ mod tests {
         let mut lay = GlobalLayout::new();
         lay.push_banded("attitude", n, kd);
         let mut bd = BlockDiagonal::zeros(&lay);
-        let mut seed = 7u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-        };
+        let mut rnd = uniform(7);
         // rows of kd + 1 neighbouring unknowns, some across the segment boundaries
         let mut starts: Vec<usize> = (0..n - kd).step_by(3).collect();
         starts.extend([BAND_SEGMENT - 4, 2 * BAND_SEGMENT - 2]);
