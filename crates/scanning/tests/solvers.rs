@@ -86,6 +86,40 @@ fn rows_reproduce_the_normal_equations() {
     });
 }
 
+/// CG's fused update (one visit per source chunk) gives the bits of its four sweeps:
+/// x += αp, r −= αq, z = K⁻¹r, (rᵀz, max |z|).
+#[test]
+fn cg_update_gives_the_bits_of_its_four_sweeps() {
+    let s = slow_spin(800, 3);
+    let st = state(&s, true);
+    with_linear_system(&s, &st, |sys, ws| {
+        let n = sys.n();
+        let v = |a: usize, b: usize| -> Vec<f64> {
+            (0..n)
+                .map(|j| (j * a % b) as f64 / b as f64 - 0.5)
+                .collect()
+        };
+        let p = v(7919, 1000);
+        let mut q = vec![0.0; n];
+        sys.apply(&p, &mut q, ws);
+        let (x0, r0) = (v(131, 97), v(17, 89));
+        let alpha = 0.37;
+        let (mut x1, mut r1) = (x0.clone(), r0.clone());
+        for j in 0..n {
+            x1[j] += alpha * p[j];
+            r1[j] -= alpha * q[j];
+        }
+        let mut z1 = vec![0.0; n];
+        sys.precondition(&r1, &mut z1);
+        let (rz1, m1) = sys.dot_and_max_abs(&r1, &z1);
+        let (mut x2, mut r2, mut z2) = (x0, r0, vec![0.0; n]);
+        let (rz2, m2) = sys.cg_update(alpha, &p, &q, &mut x2, &mut r2, &mut z2);
+        assert!(sys.chunks.len() > 1, "one chunk only: {:?}", sys.chunks);
+        assert_eq!((x1, r1, z1), (x2, r2, z2));
+        assert_eq!((rz1.to_bits(), m1.to_bits()), (rz2.to_bits(), m2.to_bits()));
+    });
+}
+
 /// 3000 sources, one year: ≈ 33 observations per attitude unknown.
 fn standard() -> astrosolve_sim::Simulation {
     slow_spin(3000, 7)
