@@ -398,16 +398,18 @@ fn mpi_ranks_give_the_single_process_solution() {
 
     print_table(&diffs);
 
-    // --resume on 2 ranks: a solve of 5 outer iterations stopped (SIGTERM to mpirun, which
+    // --resume on 2 ranks: a solve of 8 outer iterations stopped (SIGTERM to mpirun, which
     // ends its ranks) once both ranks have checkpointed an outer iteration, resumed, equals
-    // the uninterrupted one
+    // the uninterrupted one. The first outer iteration takes ≈ 0.1 s, each of the others
+    // ≈ 1.5 s: the solve is stopped with seconds to spare, even on a busy machine.
+    const OUTER: &str = "8";
     let whole = dir.path().join("cg-2-whole");
     run_ok(
-        &mut mpirun(2, &bin, &solve_args_outer(&sim, &whole, "cg", "5")),
-        "cg, mpirun -np 2, 5 outer iterations",
+        &mut mpirun(2, &bin, &solve_args_outer(&sim, &whole, "cg", OUTER)),
+        "cg, mpirun -np 2, 8 outer iterations",
     );
     let part = dir.path().join("resume");
-    let args = solve_args_outer(&sim, &part, "cg", "5");
+    let args = solve_args_outer(&sim, &part, "cg", OUTER);
     let mut child = mpirun(2, &bin, &args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -425,19 +427,23 @@ fn mpi_ranks_give_the_single_process_solution() {
         assert!(t.elapsed().as_secs() < 120, "no checkpoints after 120 s");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let seen = t.elapsed().as_secs_f64();
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
+    let sent = t.elapsed().as_secs_f64();
     child.wait().expect("mpirun ends");
     assert!(
         !part.join("catalogue.parquet").exists(),
-        "the solve finished before it was stopped"
+        "the solve finished before it was stopped (both checkpoints seen {seen:.2} s after the \
+         start, SIGTERM sent at {sent:.2} s, mpirun ended at {:.2} s)",
+        t.elapsed().as_secs_f64()
     );
     assert!(cks.iter().all(|c| c.is_file()), "the checkpoints are gone");
     // a resume on another number of ranks is refused (the checkpoints are another partition's)
-    let mut args = solve_args_outer(&sim, &part, "cg", "5");
+    let mut args = solve_args_outer(&sim, &part, "cg", OUTER);
     args.push("--resume");
     let o = mpirun(3, &bin, &args).output().expect("mpirun runs");
     assert!(!o.status.success(), "{}", text(&o));
