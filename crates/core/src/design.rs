@@ -18,7 +18,8 @@
 //! `f64::mul_add` in the one, `vfmadd` in the other, both rounded once), so the choice changes
 //! speed, never a bit of the result. Every pass asks for the row [`PREFETCH_BYTES`] ahead of
 //! the one in work (a cache hint, which changes no bit): on a machine whose hardware
-//! prefetchers do not keep up with the row stream it makes the passes 3× faster.
+//! prefetchers do not keep up with the row stream it made a CG iteration 2.8× faster (10⁶ AL
+//! observations, 18.7 → 6.6 ns per observation).
 
 /// The unit σ₀ (rad) in which the whitened rows are expressed: w = (σ₀/σ)².
 pub const SIGMA_UNIT: f64 = 1e-9;
